@@ -1,0 +1,200 @@
+"""The local-process backend: Redis, API, workers, nginx front(s) and a real Toxiproxy on free loopback ports.
+
+client -> toxiproxy[edge] -> nginx (named config) [-> origin nginx] -> toxiproxy[api] -> API
+                                                     API, workers -> toxiproxy[redis] -> Redis
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from signal import SIGKILL
+from types import TracebackType
+from typing import Any
+
+from harness.errors import ConfigError, StackStartError
+from harness.stack.components import api_process, http_ok, redis_process, service_env, worker_process
+from harness.stack.config import Endpoints, StackConfig
+from harness.stack.nginx import ProxyConfig, load_proxy_config, nginx_argv, render
+from harness.stack.processes import ManagedProcess, free_port
+from harness.toxiproxy import Proxy, ToxiproxyClient
+from harness.toxiproxy_server import ToxiproxyServer
+
+LOOPBACK = "127.0.0.1"
+
+
+class LocalStack:
+    """A whole chain as child processes. A context manager: a failed start tears down what did start."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.front: ProxyConfig = load_proxy_config(config.proxy_config)
+        self.origin: ProxyConfig | None = load_proxy_config(self.front.origin) if self.front.origin else None
+        self.fault_listener: Callable[[Any], None] | None = None
+        self._procs: dict[str, ManagedProcess] = {}
+        self._exit = ExitStack()
+        self._own_workdir = config.workdir is None
+        self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="harness-stack-"))
+        self.log_dir = self.workdir / "logs"
+        self.secret = secrets.token_urlsafe(18)
+        self._toxiproxy: ToxiproxyClient | None = None
+        self._endpoints: Endpoints | None = None
+        self.boot_seconds = 0.0
+
+    # --- what faults and clients use -------------------------------------------------------------
+    @property
+    def time_scale(self) -> float:
+        return self.config.time_scale
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        if self._toxiproxy is None:
+            raise StackStartError("the stack is not running; use it inside `with Stack(...) as stack:`")
+        return self._toxiproxy
+
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise StackStartError("the stack is not running; use it inside `with Stack(...) as stack:`")
+        return self._endpoints
+
+    @property
+    def processes(self) -> LocalStack:
+        return self
+
+    # --- ProcessControl ----------------------------------------------------------------------------
+    def components(self) -> list[str]:
+        return list(self._procs)
+
+    def _proc(self, component: str) -> ManagedProcess:
+        try:
+            return self._procs[component]
+        except KeyError:
+            raise ConfigError(f"no component {component!r}; this stack has {', '.join(self._procs)}") from None
+
+    def signal(self, component: str, sig: int) -> None:
+        self._proc(component).signal(sig)
+
+    def restart(self, component: str, *, graceful: bool = True) -> None:
+        self._proc(component).restart(graceful=graceful)
+
+    def stop(self, component: str) -> None:
+        self._proc(component).stop()
+
+    def start(self, component: str) -> None:
+        proc = self._proc(component)
+        if not proc.alive:
+            proc.start()
+
+    def pid(self, component: str) -> int | None:
+        return self._proc(component).pid
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        started = time.monotonic()
+        try:
+            self._boot()
+        except BaseException as exc:
+            self._exit.close()
+            if not isinstance(exc, StackStartError | KeyboardInterrupt):
+                raise StackStartError(f"the stack did not start: {exc} (logs: {self.log_dir})") from exc
+            raise
+        self.boot_seconds = time.monotonic() - started
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._exit.close()
+        self._endpoints = None
+
+    def _launch(self, proc: ManagedProcess) -> ManagedProcess:
+        self._procs[proc.name] = proc
+        self._exit.callback(proc.stop)
+        proc.start()
+        return proc
+
+    def _boot(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self._own_workdir:
+            self._exit.callback(shutil.rmtree, self.workdir, ignore_errors=True)
+        server = ToxiproxyServer(self.log_dir / "toxiproxy.log")
+        self._exit.enter_context(server)
+        self._toxiproxy = self._exit.enter_context(server.client())
+        ports = {name: free_port() for name in ("redis", "api", "front", "origin", "p_redis", "p_api")}
+        ports["p_edge"] = self.config.edge_port or free_port()
+        self._launch(redis_process(ports["redis"], self.workdir / "redis", self.log_dir, self.config.aof))
+        self.toxiproxy.populate(
+            [
+                Proxy("redis", f"{LOOPBACK}:{ports['redis']}", f"{LOOPBACK}:{ports['p_redis']}", True),
+                Proxy("api", f"{LOOPBACK}:{ports['api']}", f"{LOOPBACK}:{ports['p_api']}", True),
+                Proxy("edge", f"{LOOPBACK}:{ports['front']}", f"{LOOPBACK}:{ports['p_edge']}", True),
+            ]
+        )
+        env = service_env(
+            f"redis://{LOOPBACK}:{ports['p_redis']}/0",
+            self.workdir / "artifacts",
+            self.secret,
+            self.config.time_scale,
+            self.config.service_env,
+        )
+        (self.workdir / "artifacts").mkdir(parents=True, exist_ok=True)
+        self._launch(api_process(ports["api"], env, self.log_dir))
+        for i in range(self.config.workers):
+            self._launch(worker_process(i, env, self.log_dir, self.config.worker_concurrency))
+        origin_port = ports["origin"] if self.origin else ports["front"]
+        self._nginx("nginx", self.origin or self.front, origin_port, f"{LOOPBACK}:{ports['p_api']}")
+        if self.origin:
+            self._nginx("edge-nginx", self.front, ports["front"], f"{LOOPBACK}:{ports['origin']}")
+        self._endpoints = Endpoints(
+            edge_url=f"http://{LOOPBACK}:{ports['p_edge']}",
+            front_url=f"http://{LOOPBACK}:{ports['front']}",
+            origin_url=f"http://{LOOPBACK}:{origin_port}",
+            api_url=f"http://{LOOPBACK}:{ports['api']}",
+            toxiproxy_url=server.url,
+            redis_url=f"redis://{LOOPBACK}:{ports['redis']}/0",
+            log_dir=str(self.log_dir),
+        )
+        probe = http_ok(f"{self._endpoints.edge_url}/health")
+        deadline = time.monotonic() + 10
+        while not probe():
+            if time.monotonic() > deadline:
+                raise StackStartError(f"the chain does not answer /health through {self._endpoints.edge_url}")
+            time.sleep(0.05)
+
+    def _nginx(self, name: str, config: ProxyConfig, port: int, upstream: str) -> None:
+        prefix = self.workdir / name
+        (prefix / "logs").mkdir(parents=True, exist_ok=True)
+        conf = prefix / "nginx.conf"
+        conf.write_text(
+            render(
+                config,
+                listen_port=port,
+                upstream=upstream,
+                artifact_dir=self.workdir / "artifacts",
+                signing_secret=self.secret,
+                time_scale=self.config.time_scale,
+                prefix_dir=prefix,
+            )
+        )
+        self._launch(
+            ManagedProcess(
+                name,
+                nginx_argv(conf, prefix),
+                self.log_dir / f"{name}.log",
+                ready=http_ok(f"http://{LOOPBACK}:{port}/health"),
+            )
+        )
+
+    def kill_all(self, sig: int = SIGKILL) -> None:
+        """For tests of teardown: every child, abruptly."""
+        for proc in self._procs.values():
+            proc.signal(sig)
