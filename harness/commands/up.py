@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
                         "proxy_config": config.proxy_config,
                         "time_scale": config.time_scale,
                         "components": stack.components(),
+                        "pids": stack.pids(),
                     }
                 ),
                 flush=True,

@@ -43,6 +43,7 @@ class LocalStack:
         self.log_dir = self.workdir / "logs"
         self.secret = secrets.token_urlsafe(18)
         self._toxiproxy: ToxiproxyClient | None = None
+        self._server_pid: int | None = None
         self._endpoints: Endpoints | None = None
         self.boot_seconds = 0.0
 
@@ -94,6 +95,13 @@ class LocalStack:
     def pid(self, component: str) -> int | None:
         return self._proc(component).pid
 
+    def pids(self) -> dict[str, int]:
+        """Every child process by component (and the Toxiproxy server), for diagnosis and teardown checks."""
+        out = {name: proc.pid for name, proc in self._procs.items() if proc.pid is not None}
+        if self._server_pid is not None:
+            out["toxiproxy"] = self._server_pid
+        return out
+
     # --- lifecycle ---------------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
         started = time.monotonic()
@@ -128,6 +136,7 @@ class LocalStack:
             self._exit.callback(shutil.rmtree, self.workdir, ignore_errors=True)
         server = ToxiproxyServer(self.log_dir / "toxiproxy.log")
         self._exit.enter_context(server)
+        self._server_pid = server.pid
         self._toxiproxy = self._exit.enter_context(server.client())
         ports = {name: free_port() for name in ("redis", "api", "front", "origin", "p_redis", "p_api")}
         ports["p_edge"] = self.config.edge_port or free_port()

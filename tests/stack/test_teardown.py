@@ -1,0 +1,67 @@
+"""Nothing is left running: after a normal exit, after a failed start, after SIGINT to `harness up`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from harness.errors import StackStartError
+from harness.stack import Stack, StackConfig
+
+pytestmark = pytest.mark.stack
+
+
+def gone(pid: int) -> bool:
+    """Gone for good: even a zombie nobody reaped counts as left behind."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_normal_exit_leaves_no_process(time_scale):
+    with Stack(StackConfig(proxy_config="cloudflare-edge", time_scale=time_scale, workers=2)) as stack:
+        pids = stack.pids()
+        assert {"redis", "api", "worker-0", "worker-1", "nginx", "edge-nginx", "toxiproxy"} <= set(pids)
+        assert not any(gone(p) for p in pids.values())
+    assert all(gone(p) for p in pids.values()), pids
+
+
+def test_failed_start_tears_down_what_started_and_shows_the_log(time_scale):
+    stack = Stack(StackConfig(time_scale=time_scale, service_env={"REFERENCE_MAX_ATTEMPTS": "0"}))
+    with pytest.raises(StackStartError, match="api exited") as info:
+        stack.__enter__()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "REFERENCE_MAX_ATTEMPTS='0' is out of range" in notes  # the failing component's own words
+    pids = stack.pids()
+    assert {"redis", "api", "toxiproxy"} <= set(pids)
+    assert all(gone(p) for p in pids.values()), pids
+
+
+def test_sigint_to_harness_up_tears_everything_down(time_scale):
+    env = {**os.environ, "HARNESS_TIME_SCALE": str(time_scale)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", "alb-edge"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        pids = info["pids"]
+        assert info["edge_url"].startswith("http://127.0.0.1:") and len(pids) >= 6
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert all(gone(p) for p in pids.values()), pids
