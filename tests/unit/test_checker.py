@@ -1,0 +1,434 @@
+"""The checker's negative controls: for each invariant a clean history passes and a crafted faulty one is caught
+with the right anomaly kind. Histories are synthetic: times are chosen, nothing waits."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checker import CheckParams, CheckResult, check, register_cli, render_text, to_json
+from harness.history import Record
+from harness.invariants import SAME_ATTEMPT, rank, reachable
+
+pytestmark = pytest.mark.unit
+
+PARAMS = CheckParams(deadline_s=100.0, idle_timer_s=3.0, budget_s=2.0)
+
+
+class Story:
+    """Builds a history with chosen wall times; each op is an invoke at t0 and a completion at t1."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self._ids = itertools.count()
+
+    def op(self, op: str, t0: float, t1: float, outcome: str = "ok", process: str = "c1", **seen: Any) -> Record:
+        op_id = f"{process}-{next(self._ids)}"
+        keep = {k: seen[k] for k in ("job_id", "client_request_id", "follower", "last_event_id") if k in seen}
+        self.records.append(Record("invoke", t0, t0, op, op_id, process, **keep, source=f"h:{len(self.records) + 1}"))
+        done = Record(
+            outcome, t1, t1, op, op_id, process, latency_s=t1 - t0, **seen, source=f"h:{len(self.records) + 1}"
+        )
+        self.records.append(done)
+        return done
+
+    def initiate(self, job: str, t: float, crid: str | None = None) -> Record:
+        return self.op("initiate", t, t + 0.05, job_id=job, client_request_id=crid, status="queued", http_status=202)
+
+    def status(self, job: str, t0: float, t1: float, status: str, attempts: int = 0, progress: float = 0.0) -> Record:
+        seen: dict[str, Any] = {"status": status, "attempts": attempts, "progress": progress, "http_status": 200}
+        return self.op("status", t0, t1, job_id=job, **seen)
+
+    def stream(
+        self,
+        job: str,
+        t0: float,
+        events: list[tuple[float, str, int, dict[str, Any]]],
+        end: tuple[float, str, str | None],
+        follower: str = "f1",
+        last_event_id: int | None = None,
+        max_gap_s: float = 0.5,
+    ) -> None:
+        """One connection: events as (time, name, id, fields), ending at end=(time, outcome, error)."""
+        op_id = f"s-{next(self._ids)}"
+        s = f"h:{len(self.records) + 1}"
+        self.records.append(Record("invoke", t0, t0, "stream", op_id, "c1", job_id=job, follower=follower, source=s))
+        if last_event_id is not None:
+            self.records[-1] = replace(self.records[-1], last_event_id=last_event_id)
+        for t, name, event_id, fields in events:
+            self.records.append(
+                Record(
+                    "event",
+                    t,
+                    t,
+                    "stream_event",
+                    op_id,
+                    "c1",
+                    job_id=job,
+                    follower=follower,
+                    event=name,
+                    event_id=event_id,
+                    source=f"h:{len(self.records) + 1}",
+                    **fields,
+                )
+            )
+        t1, outcome, error = end
+        self.records.append(
+            Record(
+                outcome,
+                t1,
+                t1,
+                "stream",
+                op_id,
+                "c1",
+                job_id=job,
+                follower=follower,
+                latency_s=t1 - t0,
+                error=error,
+                max_gap_s=max_gap_s,
+                first_event_s=0.1,
+                http_status=200,
+            )
+        )
+
+    def check(self, params: CheckParams = PARAMS) -> CheckResult:
+        return check(sorted(self.records, key=lambda r: r.wall), params)
+
+
+def kinds(result: CheckResult) -> list[str]:
+    return sorted(a.kind for a in result.anomalies)
+
+
+def clean_story() -> Story:
+    """One job done right by every kind of client, and a legacy call cut by a 60 s proxy (a fact, not a fault)."""
+    s = Story()
+    s.initiate("j1", 0.0, crid="r1")
+    s.status("j1", 1.0, 1.1, "queued")
+    s.status("j1", 2.0, 2.1, "running", attempts=1, progress=10)
+    s.status("j1", 3.0, 3.1, "running", attempts=1, progress=50)
+    s.status("j1", 4.0, 4.1, "processing_artifacts", attempts=1, progress=100)
+    s.status("j1", 5.0, 5.1, "completed", attempts=1, progress=100)
+    s.stream(
+        "j1",
+        0.5,
+        [
+            (0.6, "snapshot", 1, {"status": "queued", "attempts": 0}),
+            (2.5, "progress", 2, {"status": "running", "attempts": 1, "progress": 20.0}),
+            (5.0, "completed", 3, {"status": "completed", "attempts": 1, "progress": 100.0}),
+        ],
+        (5.0, "ok", None),
+    )
+    s.op("download", 6.0, 6.05, job_id="j1", http_status=302)
+    s.op("artifact", 6.05, 6.2, job_id="j1", http_status=200, checksum_ok=True, size=1024)
+    s.op("legacy_start", 0.0, 3.0, "info", process="legacy", client_request_id="r2", http_status=504)
+    return s
+
+
+def test_a_clean_history_is_valid_and_its_facts_are_reported() -> None:
+    result = clean_story().check()
+    assert result.valid, render_text(result)
+    stats = result.stats
+    assert stats.jobs["acknowledged"] == 1 and stats.jobs["completed"] == 1
+    assert stats.proxy_timeouts == {"async": {}, "legacy": {504: 1}}
+    assert stats.indeterminate == {"legacy_start": 1}
+    assert stats.latency["status"].n == 5 and stats.latency["status"].p50 == pytest.approx(0.1)
+    assert "VALID" in render_text(result) and "504 x1" in render_text(result)
+
+
+def test_a_legacy_proxy_timeout_is_an_anomaly_only_when_asked() -> None:
+    strict = CheckParams(**{**asdict(PARAMS), "legacy_strict": True})
+    assert kinds(clean_story().check(strict)) == ["legacy_proxy_timeout"]
+
+
+# Invariant 1: no lost acknowledged job.
+
+
+def test_a_job_seen_unfinished_after_its_deadline_and_never_finished_is_lost() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 150.0, 150.1, "queued")
+    result = s.check()
+    assert kinds(result) == ["lost_job"] and result.stats.jobs["lost"] == 1
+    assert [r.source for r in result.anomalies[0].evidence] == ["h:2", "h:4"]
+
+
+def test_a_job_that_vanishes_after_its_acknowledgment_is_lost() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.op("status", 5.0, 5.1, "fail", job_id="j1", http_status=404, error="http_404")
+    assert kinds(s.check()) == ["lost_job"]
+
+
+def test_a_job_finished_after_its_deadline_is_late() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 120.0, 120.1, "running", attempts=1)
+    s.status("j1", 130.0, 130.1, "completed", attempts=1)
+    result = s.check()
+    assert kinds(result) == ["deadline_missed"] and result.stats.jobs["late"] == 1
+
+
+def test_an_unfinished_job_is_not_judged_without_an_observation_after_its_deadline() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 50.0, 50.1, "running", attempts=1)
+    assert s.check().valid and s.check().stats.jobs["pending"] == 1
+    s.op("status", 500.0, 500.1, job_id="other", status="queued", attempts=0)
+    assert s.check().valid and s.check().stats.jobs["unobserved"] == 1
+
+
+def test_an_indeterminate_initiate_is_not_an_acknowledgment() -> None:
+    s = Story()
+    s.op("initiate", 0.0, 5.0, "info", client_request_id="r1", error="timeout")
+    s.op("status", 500.0, 500.1, job_id="j9", status="queued", attempts=0)
+    result = s.check()
+    assert result.valid and result.stats.jobs["acknowledged"] == 0
+
+
+# Invariant 2: status never moves backwards, progress never decreases within an attempt.
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "kind"),
+    [
+        (("completed", 1, 100), ("running", 1, 100), "status_regression"),
+        (("running", 2, 10), ("running", 1, 90), "status_regression"),
+        (("processing_artifacts", 1, 100), ("running", 1, 100), "status_regression"),
+        (("queued", 1, 0), ("running", 1, 0), "status_regression"),
+        (("completed", 1, 100), ("failed", 1, 100), "status_regression"),
+        (("running", 1, 60), ("running", 1, 30), "progress_regression"),
+        (("running", 1, 60), ("processing_artifacts", 1, 40), "progress_regression"),
+    ],
+)
+def test_a_backward_move_seen_in_real_time_order_is_reported(
+    first: tuple[str, int, float], then: tuple[str, int, float], kind: str
+) -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 1.0, 1.1, *first)
+    s.status("j1", 2.0, 2.1, *then)
+    assert kinds(s.check()) == [kind]
+
+
+def test_a_retry_goes_back_to_queued_and_progress_restarts_with_the_next_attempt() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    for t, state in enumerate(
+        [("running", 1, 70), ("queued", 1, 0), ("running", 2, 5), ("running", 3, 1), ("completed", 3, 100)], start=1
+    ):
+        s.status("j1", float(t), t + 0.1, *state)
+    s.status("j1", 9.0, 9.1, "expired", 3, 100)
+    assert s.check().valid
+
+
+def test_concurrent_reads_are_not_ordered() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 1.0, 3.0, "completed", attempts=1)
+    s.status("j1", 2.0, 2.5, "running", attempts=1)
+    assert s.check().valid
+
+
+def test_a_backward_move_along_one_sse_follower_is_reported() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    events = [
+        (1.0, "progress", 1, {"status": "running", "attempts": 1, "progress": 50.0}),
+        (2.0, "progress", 2, {"status": "running", "attempts": 1, "progress": 40.0}),
+        (3.0, "completed", 3, {"status": "completed", "attempts": 1}),
+    ]
+    s.stream("j1", 0.5, events, (3.0, "ok", None))
+    assert kinds(s.check()) == ["progress_regression"]
+
+
+def test_the_rank_order_agrees_with_the_transition_table() -> None:
+    """The sweep trusts `rank`; the table is the specification. They must agree on well-formed states."""
+    active = [(s, a) for s in ("running", "processing_artifacts") for a in (1, 2, 3)]
+    states = active + [("queued", a) for a in (0, 1, 2, 3)]
+    for src, dst in itertools.product(states, states):
+        assert reachable(src, dst) == (rank(*src) <= rank(*dst)), (src, dst)
+    for src in states:
+        for end in ("completed", "failed", "cancelled", "expired"):
+            assert any(reachable(src, (end, a)) for a in range(5)), (src, end)
+    assert set(SAME_ATTEMPT) == {
+        "queued",
+        "running",
+        "processing_artifacts",
+        "completed",
+        "failed",
+        "cancelled",
+        "expired",
+    }
+
+
+# Invariant 3: one clientRequestId <-> one jobId; artifacts match their checksum.
+
+
+def test_one_client_request_id_answered_with_two_jobs_is_a_duplicate() -> None:
+    s = Story()
+    s.initiate("j1", 0.0, crid="r1")
+    s.initiate("j2", 1.0, crid="r1")
+    s.status("j1", 2.0, 2.1, "completed", 1, 100)
+    s.status("j2", 2.0, 2.1, "completed", 1, 100)
+    result = s.check()
+    assert kinds(result) == ["duplicate_job"] and result.stats.jobs["duplicated"] == 1
+
+
+def test_the_same_job_for_a_repeated_client_request_id_is_fine() -> None:
+    s = Story()
+    s.initiate("j1", 0.0, crid="r1")
+    s.initiate("j1", 1.0, crid="r1")
+    assert s.check().valid
+
+
+def test_an_artifact_that_does_not_match_its_checksum_is_reported() -> None:
+    s = Story()
+    s.op("artifact", 1.0, 1.2, "fail", job_id="j1", http_status=200, checksum_ok=False, error="checksum_mismatch")
+    assert kinds(s.check()) == ["checksum_mismatch"]
+
+
+# Invariant 4: no proxy timeout in the async flow, no request over its budget.
+
+
+def test_a_proxy_timeout_in_the_async_flow_is_an_anomaly() -> None:
+    s = clean_story()
+    s.op("status", 7.0, 10.0, "info", job_id="j1", http_status=504, error="proxy_timeout")
+    result = s.check()
+    assert kinds(result) == ["proxy_timeout"]
+    assert result.stats.proxy_timeouts["async"] == {504: 1}
+
+
+def test_a_request_over_budget_is_an_anomaly_but_a_client_timeout_is_indeterminate() -> None:
+    s = Story()
+    s.op("status", 1.0, 4.0, job_id="j1", status="queued", attempts=0, http_status=200)
+    s.op("status", 5.0, 10.0, "info", job_id="j1", error="timeout")
+    result = s.check()
+    assert kinds(result) == ["over_budget"] and result.stats.indeterminate == {"status": 1}
+
+
+def test_a_stream_is_judged_by_its_first_event_not_its_length() -> None:
+    s = Story()
+    s.stream("j1", 0.0, [(50.0, "completed", 1, {"status": "completed"})], (50.0, "ok", None))
+    assert s.check().valid
+
+
+# Invariant 5: SSE ids increase, one terminal event per follower, no gap reaching the idle timer.
+
+
+def _events(*ids: int, t0: float = 1.0) -> list[tuple[float, str, int, dict[str, Any]]]:
+    """Progress events received 0.1 s apart, carrying the given ids."""
+    fields = {"status": "running", "attempts": 1}
+    return [(t0 + n / 10, "progress", i, {**fields, "progress": float(i)}) for n, i in enumerate(ids)]
+
+
+def test_event_ids_that_do_not_increase_within_a_connection_are_reported() -> None:
+    s = Story()
+    s.stream("j1", 0.0, _events(1, 3, 2), (4.0, "info", "deadline"))
+    assert kinds(s.check()) == ["progress_regression", "sse_id_order"]
+
+
+def test_ids_must_increase_across_a_resume_and_a_resume_that_replays_the_rest_is_fine() -> None:
+    good, bad = Story(), Story()
+    for s, replay in ((good, [4, 5]), (bad, [2, 5])):
+        s.stream("j1", 0.0, _events(1, 2, 3), (3.5, "info", "disconnected"))
+        done = (6.0, "completed", 6, {"status": "completed", "attempts": 1})
+        s.stream("j1", 3.6, [*_events(*replay, t0=4.0), done], (6.0, "ok", None), last_event_id=3)
+    assert good.check().valid, render_text(good.check())
+    assert kinds(bad.check()) == ["progress_regression", "sse_id_order"]  # id 2 replayed an older state
+
+
+def test_two_terminal_events_or_none_on_a_closed_stream_are_reported() -> None:
+    twice, never = Story(), Story()
+    done = (2.0, "completed", 2, {"status": "completed", "attempts": 1})
+    twice.stream("j1", 0.0, [*_events(1), done, (2.1, "completed", 3, done[3])], (2.1, "ok", None))
+    never.stream("j1", 0.0, _events(1), (2.0, "fail", "eof_before_terminal"))
+    assert kinds(twice.check()) == ["sse_terminal_count"]
+    assert kinds(never.check()) == ["sse_terminal_count"]
+
+
+def test_a_follower_that_gave_up_at_its_deadline_is_not_judged_on_the_terminal_event() -> None:
+    s = Story()
+    s.stream("j1", 0.0, _events(1), (2.0, "info", "deadline"))
+    assert s.check().valid
+
+
+def test_a_gap_between_bytes_reaching_the_idle_timer_is_reported() -> None:
+    s = Story()
+    done = (4.0, "completed", 2, {"status": "completed", "attempts": 1})
+    s.stream("j1", 0.0, [*_events(1), done], (4.0, "ok", None), max_gap_s=3.2)
+    assert kinds(s.check()) == ["sse_gap"]
+
+
+# Invariant 6: a disconnect never cancels (or loses) a job.
+
+
+def test_a_job_cancelled_without_any_cancel_request_is_reported() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.stream("j1", 0.5, _events(1), (1.5, "info", "client_disconnect"))
+    s.status("j1", 3.0, 3.1, "cancelled", 1, 30)
+    result = s.check()
+    assert kinds(result) == ["unexpected_cancel"]
+    s.op("cancel", 2.0, 2.1, "info", job_id="j1", error="timeout")
+    assert s.check().valid
+
+
+def test_an_anomaly_names_the_faults_in_force_around_its_evidence() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 1.0, 1.1, "running", 2, 10)
+    s.status("j1", 2.0, 2.1, "running", 1, 10)
+    s.records.append(Record("fault", 1.5, 1.5, fault="RedisKill()", kind="process", start_wall=1.5, start_mono=1.5))
+    s.records.append(Record("fault", 9.0, 9.0, fault="Latency(proxy='api')", start_wall=9.0, end_wall=10.0))
+    result = s.check()
+    assert [a.during for a in result.anomalies] == [("RedisKill()",)]
+    assert "[during RedisKill()]" in render_text(result)
+
+
+def test_the_verdict_is_json_with_evidence_that_cites_history_lines() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 1.0, 1.1, "completed", 1, 100)
+    s.status("j1", 2.0, 2.1, "running", 1, 100)
+    data = json.loads(json.dumps(to_json(s.check())))
+    assert data["valid"] is False and data["params"]["deadline_s"] == PARAMS.deadline_s
+    (anomaly,) = data["anomalies"]
+    assert anomaly["kind"] == "status_regression" and anomaly["job_id"] == "j1"
+    assert [e["source"] for e in anomaly["evidence"]] == ["h:4", "h:6"]
+
+
+def _write(path: Path, records: list[Record]) -> None:
+    lines = [{k: v for k, v in asdict(r).items() if v not in (None, "") and k != "source"} for r in records]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="harness")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+def test_the_check_command_exits_1_on_anomalies_and_prints_json_on_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean, broken = tmp_path / "clean.jsonl", tmp_path / "broken.jsonl"
+    _write(clean, sorted(clean_story().records, key=lambda r: r.wall))
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.op("status", 1.0, 1.5, "info", job_id="j1", http_status=524, error="proxy_timeout")
+    _write(broken, s.records)
+    assert _cli(["check", str(clean), "--idle-timer", "3", "--budget", "2"]) == 0
+    assert "verdict: VALID" in capsys.readouterr().out
+    assert _cli(["check", str(clean), str(broken), "--json", "--deadline", "100"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert [a["kind"] for a in out["anomalies"]] == ["proxy_timeout"]
+    assert out["anomalies"][0]["evidence"][0]["source"] == f"{broken}:4"
+    assert _cli(["check", str(tmp_path / "missing.jsonl")]) == 2
