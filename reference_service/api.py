@@ -51,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keys = Keys(settings.key_prefix)
-        redis = connect(settings.redis_url)
-        queue = Queue(settings.queue_name, {"connection": settings.redis_url, "prefix": "bull"})
+        redis = connect(settings.redis_url, socket_timeout=settings.redis_socket_timeout)
+        # bullmq's own client retries for up to minutes; give it ours, so an outage is a prompt 503 here too.
+        queue_redis = connect(settings.redis_url, socket_timeout=settings.redis_socket_timeout, decode_responses=True)
+        queue = Queue(settings.queue_name, {"connection": queue_redis, "prefix": "bull"})
         notifier = Notifier(settings.redis_url, keys.channel)
         app.state.runtime = Runtime(settings, JobStore(redis, keys), queue, notifier)
         listener = asyncio.create_task(notifier.run())
@@ -161,7 +163,9 @@ async def _create(request: Request) -> dict[str, str]:
         "simulate": req.simulate.model_dump_json(exclude_none=True) if req.simulate else "",
     }
     crid = None if s.ignore_client_request_id else req.clientRequestId
-    created, found = await r.store.create(job_id, fields, 2 * ttl_ms, crid)
+    # The record outlives the TTL for a while, so a late client learns "expired" (410), not "unknown" (404).
+    keep_ms = ttl_ms + max(ttl_ms, s.scaled_ms(3600))
+    created, found = await r.store.create(job_id, fields, keep_ms, crid, idempotency_ttl_ms=ttl_ms)
     h = fields if created else await r.store.get(found)
     if h and h["status"] == JobStatus.QUEUED.value:
         # Enqueue also on a replay: adding an existing bullmq job id is a no-op, and it heals a creator that

@@ -79,14 +79,15 @@ class Keys:
         return f"{self.prefix}:events"
 
 
-# KEYS: job hash, event stream, idempotency key ("" when none). ARGV: jobId, ttl ms, channel, field/value pairs.
+# KEYS: job hash, event stream, idempotency key ("" when none).
+# ARGV: jobId, record ttl ms, channel, idempotency ttl ms, field/value pairs.
 _CREATE = """
 if KEYS[3] ~= '' then
   local existing = redis.call('GET', KEYS[3])
   if existing then return {0, existing} end
-  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[4])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('HSET', KEYS[1], 'seq', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], '1-0', 'event', 'progress', 'data',
@@ -160,12 +161,19 @@ class JobStore:
         self._transition = redis.register_script(_TRANSITION)
 
     async def create(
-        self, job_id: str, fields: Mapping[str, Any], ttl_ms: int, client_request_id: str | None
+        self,
+        job_id: str,
+        fields: Mapping[str, Any],
+        ttl_ms: int,
+        client_request_id: str | None,
+        idempotency_ttl_ms: int | None = None,
     ) -> tuple[bool, str]:
         """Create a queued job, or return (False, existing id) when the clientRequestId is already taken."""
         idem = self.keys.idempotency(client_request_id) if client_request_id else ""
         keys = [self.keys.job(job_id), self.keys.events(job_id), idem]
-        created, found = await self._create(keys=keys, args=[job_id, ttl_ms, self.keys.channel, *_pairs(fields)])
+        created, found = await self._create(
+            keys=keys, args=[job_id, ttl_ms, self.keys.channel, idempotency_ttl_ms or ttl_ms, *_pairs(fields)]
+        )
         return bool(created), _text(found)
 
     async def get(self, job_id: str) -> dict[str, str]:

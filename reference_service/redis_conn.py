@@ -5,19 +5,21 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
 
 
-def connect(url: str, *, socket_timeout: float | None = 1.0) -> Redis:
-    """Fail within ~2 s when Redis is gone (one retry), so a request becomes a prompt 503, not a hang."""
+def connect(url: str, *, socket_timeout: float | None = 1.0, decode_responses: bool = False) -> Redis:
+    """Fail within two socket timeouts when Redis is gone (one retry): a prompt 503, never a hang."""
     return Redis.from_url(
         url,
         socket_timeout=socket_timeout,
-        socket_connect_timeout=1.0,
+        socket_connect_timeout=socket_timeout or 1.0,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-        retry_on_timeout=True,
+        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError],
+        decode_responses=decode_responses,
         max_connections=512,
     )

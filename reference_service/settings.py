@@ -46,6 +46,7 @@ class Settings:
     test_controls: bool = False
     ignore_client_request_id: bool = False
     heartbeat_s: float = 15.0
+    redis_timeout_s: float = 4.0
     stall_timeout_s: float = 30.0
     job_timeout_s: float = 180.0
     backoff_s: tuple[float, ...] = (1.0, 5.0, 15.0)
@@ -60,6 +61,12 @@ class Settings:
 
     def scaled(self, seconds: float) -> float:
         return seconds * self.time_scale
+
+    @property
+    def redis_socket_timeout(self) -> float:
+        """Scaled like every other duration, so a Redis outage turns into a 503 before a scaled proxy gives up
+        (two tries must fit inside the shortest proxy read timeout); never below 0.25 s of real time."""
+        return max(0.25, self.scaled(self.redis_timeout_s))
 
     def scaled_ms(self, seconds: float) -> int:
         return max(1, round(seconds * self.time_scale * 1000))
@@ -83,6 +90,7 @@ class Settings:
             test_controls=test_controls,
             ignore_client_request_id=ignore_crid,
             heartbeat_s=_number(env, "REFERENCE_HEARTBEAT_S", 15.0, 0.01, 3600),
+            redis_timeout_s=_number(env, "REFERENCE_REDIS_TIMEOUT_S", 4.0, 0.05, 60),
             stall_timeout_s=_number(env, "REFERENCE_STALL_TIMEOUT_S", 30.0, 0.1, 3600),
             job_timeout_s=_number(env, "REFERENCE_JOB_TIMEOUT_S", 180.0, 1, 86400),
             backoff_s=backoff,

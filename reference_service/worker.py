@@ -199,7 +199,9 @@ def worker_options(settings: Settings, concurrency: int) -> dict[str, Any]:
 
 async def run_worker(settings: Settings, concurrency: int) -> None:
     """Run until SIGTERM/SIGINT; in-flight jobs keep their bullmq lock and are reclaimed if we die."""
-    store = JobStore(connect(settings.redis_url), Keys(settings.key_prefix))
+    store = JobStore(
+        connect(settings.redis_url, socket_timeout=settings.redis_socket_timeout), Keys(settings.key_prefix)
+    )
     worker = Worker(settings.queue_name, Processor(settings, store), worker_options(settings, concurrency))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from signal import SIGKILL
 from types import TracebackType
 from typing import Any
 
@@ -202,8 +201,3 @@ class LocalStack:
                 ready=http_ok(f"http://{LOOPBACK}:{port}/health"),
             )
         )
-
-    def kill_all(self, sig: int = SIGKILL) -> None:
-        """For tests of teardown: every child, abruptly."""
-        for proc in self._procs.values():
-            proc.signal(sig)

@@ -121,30 +121,39 @@ class ManagedProcess:
         return exc
 
     def signal(self, sig: int) -> None:
+        """Signal the component as a whole: its process group (nginx's workers, not just its master)."""
         if self.alive and self.proc is not None:
-            self.proc.send_signal(sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`; a stopped (SIGSTOP) process is continued first."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.signal(signal.SIGCONT)
             with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGCONT)
                 self.proc.terminate()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        else:
-            self.proc.wait()
+                self.kill()
+        self._reap_group()
 
     def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            self.proc.wait(5)
+        """SIGKILL the whole group, so no child of the component (an nginx worker) outlives it."""
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+    def _reap_group(self) -> None:
+        """After the leader is gone, make sure nothing else of its group is left."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
     def restart(self, *, graceful: bool = True, timeout: float = 15.0) -> None:
         if graceful:

@@ -22,7 +22,7 @@ from harness.stack.timeouts import chain_timers, match_location, nginx_seconds, 
 
 pytestmark = pytest.mark.unit
 
-NAMED = ["alb-edge", "buffered-sse", "cloudflare-edge", "nginx-defaults", "recommended", "short"]
+NAMED = ["alb-edge", "buffered-sse", "cloudflare-edge", "nginx-defaults", "permissive", "recommended", "short"]
 EDGES = {"alb-edge", "cloudflare-edge"}
 TIMER_DIRECTIVES = ("_timeout", "lingering_time")
 
@@ -65,9 +65,10 @@ def test_header_declares_every_flow_and_the_origin_of_edges(name: str) -> None:
     assert config.name == name
     assert set(config.expectations) == set(FLOWS)
     assert set(config.expectations.values()) <= set(VERDICTS)
-    assert config.expectations["poll"] == "pass" and config.expectations["legacy"] == "fail"
+    assert config.expectations["poll"] == "pass"
+    assert config.expectations["legacy"] == ("pass" if name == "permissive" else "fail")
     assert config.description and not config.description.startswith(name)
-    assert config.origin == ("recommended" if name in EDGES else None)
+    assert config.origin == ("permissive" if name in EDGES else None)
 
 
 def test_buffered_sse_is_the_only_config_expected_to_fail_sse() -> None:
@@ -231,8 +232,9 @@ def test_model_predicts_what_the_header_expects(name: str) -> None:
         ("nginx-defaults", 60, 60, 60, 60, 60),
         ("short", 15, 30, 15, 15, 30),
         ("buffered-sse", 15, 60, 180, 15, 0),
-        ("cloudflare-edge", 15, 100, 100, 15, 100),
-        ("alb-edge", 15, 60, 60, 15, 60),
+        ("cloudflare-edge", 100, 100, 100, 100, 100),
+        ("alb-edge", 60, 60, 60, 60, 60),
+        ("permissive", 300, 300, 300, 300, 300),
     ],
 )
 def test_model_reads_the_idle_timers_back_from_the_rendered_config(
@@ -249,9 +251,9 @@ def test_model_reads_the_idle_timers_back_from_the_rendered_config(
 
 def test_model_names_the_hop_that_limits_each_flow() -> None:
     chain = chain_timers(load_proxy_config("cloudflare-edge"), 0.05)
-    assert chain.hops == ("cloudflare-edge", "recommended")
+    assert chain.hops == ("cloudflare-edge", "permissive")
     assert chain.flow("sse").limited_by == "cloudflare-edge: location /"
-    assert chain.flow("legacy").limited_by == "recommended: location /"
+    assert chain.flow("legacy").limited_by == "cloudflare-edge: location /"  # the origin never cuts first
     assert not chain.flow("sse").buffered
     assert chain_timers(load_proxy_config("buffered-sse"), 0.05).flow("sse").buffered
 

@@ -1,0 +1,121 @@
+"""Each fault has its observed effect on a running chain, and the chain recovers with no job lost."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from harness.faults import ApiRestart, Latency, ProxyDown, RedisPause, RedisRestart, ResetPeer, WorkerKill
+from harness.stack import Stack, StackConfig
+from harness.stack.local import LocalStack
+from tests.conftest import job_timeout, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def stack(time_scale: float) -> Iterator[LocalStack]:
+    with Stack(StackConfig(proxy_config="recommended", time_scale=time_scale, aof="always", workers=2)) as s:
+        yield s
+
+
+def client(stack: LocalStack, **kw: object) -> httpx.Client:
+    return httpx.Client(base_url=stack.endpoints.edge_url, timeout=kw.pop("timeout", 10.0), **kw)  # type: ignore[arg-type]
+
+
+def start_jobs(stack: LocalStack, n: int, duration_ms: int) -> list[str]:
+    with client(stack) as c:
+        return [
+            c.post(
+                "/v1/download/initiate", json={"fileIds": [10001 + i], "simulate": {"durationMs": duration_ms}}
+            ).json()["jobId"]
+            for i in range(n)
+        ]
+
+
+def wait_terminal(stack: LocalStack, jobs: list[str], timeout: float) -> dict[str, str]:
+    """Poll through the chain, riding out the fault's errors, until every job is terminal."""
+    final: dict[str, str] = {}
+    with client(stack, timeout=3) as c:
+
+        def probe() -> bool:
+            for job in jobs:
+                if job in final:
+                    continue
+                try:
+                    r = c.get(f"/v1/download/status/{job}")
+                except httpx.HTTPError:
+                    return False
+                if r.status_code == 200 and r.json()["status"] in {"completed", "failed", "cancelled"}:
+                    final[job] = r.json()["status"]
+            return len(final) == len(jobs)
+
+        wait_until(probe, timeout, f"{len(jobs)} jobs to finish", interval=0.1)
+    return final
+
+
+def status_latency(c: httpx.Client, n: int = 15) -> float:
+    samples = []
+    for _ in range(n):
+        t = time.perf_counter()
+        assert c.get("/health").status_code == 200
+        samples.append(time.perf_counter() - t)
+    return statistics.median(samples)
+
+
+def test_latency_on_api_is_measured_on_the_wire(stack, time_scale):
+    with client(stack) as c:
+        base = status_latency(c)
+        with Latency(proxy="api", ms=2000).on(stack):  # 2 s of modelled time
+            slow = status_latency(c, n=5)
+        after = status_latency(c)
+    added = 2.0 * time_scale
+    assert slow - base >= added * 0.8, (base, slow)
+    assert after < base + added / 2
+
+
+def test_reset_peer_on_edge_breaks_connections_then_heals(stack):
+    with ResetPeer(proxy="edge").on(stack), client(stack) as c, pytest.raises(httpx.TransportError):
+        c.get("/health")
+    with client(stack) as c:
+        assert c.get("/health").status_code == 200
+
+
+def test_redis_partition_and_pause_are_503_then_recover(stack):
+    for fault in (ProxyDown("redis"), RedisPause()):
+        with fault.on(stack), client(stack) as c:
+            r = c.get("/health")
+            assert r.status_code == 503 and r.headers["retry-after"], fault
+        with client(stack) as c:
+            wait_until(lambda c=c: c.get("/health").status_code == 200, 10, f"recovery after {fault!r}")
+
+
+def test_redis_sigkill_mid_jobs_loses_nothing(stack, time_scale):
+    jobs = start_jobs(stack, 10, 40_000)
+    with RedisRestart(graceful=False).on(stack) as fault:
+        assert fault.windows and fault.windows[0].kind
+    final = wait_terminal(stack, jobs, job_timeout(time_scale, 150))
+    assert set(final.values()) == {"completed"}, final
+
+
+def test_worker_sigkill_then_reclaim(stack, time_scale):
+    jobs = start_jobs(stack, 6, 40_000)
+    with client(stack) as c:
+        wait_until(lambda: c.get(f"/v1/download/status/{jobs[-1]}").json()["status"] == "running", 10, "running")
+    with WorkerKill(index=0).on(stack):
+        wait_until(lambda: not stack._proc("worker-0").alive, 5, "worker-0 to die")
+    assert stack._proc("worker-0").alive  # restarted on remove
+    final = wait_terminal(stack, jobs, job_timeout(time_scale, 160))
+    assert set(final.values()) == {"completed"}, final
+
+
+def test_api_restart_is_survived(stack, time_scale):
+    jobs = start_jobs(stack, 4, 20_000)
+    with ApiRestart().on(stack):
+        pass
+    final = wait_terminal(stack, jobs, job_timeout(time_scale, 100))
+    assert set(final.values()) == {"completed"}, final
