@@ -23,6 +23,7 @@ from harness.timescale import parse_time_scale, scaled, time_scale_from_env
 DEADLINE_S = 600.0  # modelled: a 120 s job failing twice, with backoff and stall reclaims, is still done by then
 IDLE_TIMER_S = 60.0  # modelled: nginx's default read timeout, an ALB's idle timeout
 BUDGET_S = 5.0  # the clients' per-request timeout: an async request never needs more
+JOB_FATES = ("completed", "failed", "cancelled", "expired", "late", "lost", "pending", "unobserved")  # see check_lost
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,11 @@ def check(records: Sequence[Record], params: CheckParams) -> CheckResult:
     found += inv.check_cancels(ix)
     windows = fault_windows(records)
     anomalies = tuple(_attribute(a, windows) for a in found)
-    jobs = Counter(fates.values())
+    jobs = dict.fromkeys(JOB_FATES, 0) | Counter(fates.values())
     jobs["acknowledged"] = len(ix.acks)
     jobs["duplicated"] = sum(1 for a in identity if a.kind == "duplicate_job")
     info = Counter(r.op for r in ix.completions if r.type == "info")
-    stats = Stats(len(records), dict(jobs), codes, dict(info), _latencies(ix.completions), len(windows))
+    stats = Stats(len(records), jobs, codes, dict(info), _latencies(ix.completions), len(windows))
     return CheckResult(not anomalies, anomalies, stats, params)
 
 

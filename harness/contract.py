@@ -55,15 +55,20 @@ V1_CODES = {
 @dataclass(frozen=True)
 class ContractProfile:
     """Every name the clients send or read, keyed by canonical (v1) name; statuses and events map the
-    implementation's names to canonical ones (absent = same name)."""
+    implementation's names to canonical ones (absent = same name). A profile states only what differs:
+    paths, fields and codes complete the v1 ones."""
 
     name: str = "v1"
-    paths: Mapping[str, str] = field(default_factory=lambda: dict(V1_PATHS))
-    fields: Mapping[str, str] = field(default_factory=lambda: dict(V1_FIELDS))
-    codes: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: dict(V1_CODES))
+    paths: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     statuses: Mapping[str, str] = field(default_factory=dict)
     events: Mapping[str, str] = field(default_factory=dict)
     checksum_prefix: str = "sha256:"
+
+    def __post_init__(self) -> None:
+        for name, v1 in (("paths", V1_PATHS), ("fields", V1_FIELDS), ("codes", V1_CODES)):
+            object.__setattr__(self, name, {**v1, **getattr(self, name)})
 
     def path(self, op: str, job_id: str = "") -> str:
         return self.paths[op].format(job_id=job_id)
@@ -200,7 +205,8 @@ class DownloadResult:
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """How a follower behaves; durations are seconds on this machine's clock."""
+    """How a follower behaves; durations are seconds on this machine's clock. `idle_s` (the read timeout)
+    stays above every idle timer of the chain, so that a silence is cut by the proxy under test, not by us."""
 
     idle_s: float = 90.0
     connect_s: float = 5.0

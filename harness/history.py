@@ -160,7 +160,7 @@ class History:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._ids = itertools.count()
-        self._prefix = f"{os.getpid()}-{id(self):x}"
+        self._tag = f"{id(self):x}"  # with the pid at each call, op ids stay unique across forks
         self._lock = threading.Lock()
 
     def __enter__(self) -> Self:
@@ -178,7 +178,7 @@ class History:
                 self._fd = None
 
     def invoke(self, op: OpKind, process: str, **seen: Unpack[Observed]) -> Invocation:
-        inv = _invocation(op, process, f"{self._prefix}-{next(self._ids)}", seen)
+        inv = _invocation(op, process, f"{os.getpid()}-{self._tag}-{next(self._ids)}", seen)
         self._write({"type": "invoke", "op": op, "op_id": inv.op_id, "process": process, **seen}, inv.mono)
         return inv
 
@@ -222,13 +222,13 @@ def _base(inv: Invocation) -> dict[str, Any]:
     return line
 
 
-def read_history(paths: Iterable[str | os.PathLike[str]]) -> list[Record]:
+def read_history(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Record]:
     """Read and merge history files, ordered by wall time (ties keep file then line order).
 
     A malformed final line (a writer killed mid-line) is skipped; a malformed line elsewhere is an error.
     """
     records: list[Record] = []
-    for path in paths:
+    for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         for number, text in enumerate(lines, start=1):
             if not text.strip():

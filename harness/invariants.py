@@ -27,6 +27,7 @@ SAME_ATTEMPT: dict[str, frozenset[str]] = {
 }
 NEXT_ATTEMPT: dict[str, frozenset[str]] = {"queued": frozenset({"running"}), "running": frozenset({"running"})}
 ACTIVE = frozenset({"running", "processing_artifacts"})
+# Answers that show the job's state now; an initiate's is left out (a repeat may echo "queued").
 FOLLOWED_OPS = frozenset({"status", "cancel", "download", "legacy_start"})
 
 
@@ -56,16 +57,17 @@ def rank(status: str, attempts: int) -> tuple[float, int]:
 
 def violation(x: Record, y: Record) -> str | None:
     """Why `y` cannot have been observed after `x` (same job), or None; unknown statuses are not judged."""
-    if x.status is None or y.status is None or x.status not in SAME_ATTEMPT or y.status not in SAME_ATTEMPT:
+    if x.status not in SAME_ATTEMPT or y.status not in SAME_ATTEMPT or x.status is None or y.status is None:
         return None
+    both = x.attempts is not None and y.attempts is not None
     if x.status in FINISHED:
-        ok = y.status == x.status or y.status == "expired"
-        return None if ok else "status_regression"
-    if y.status in FINISHED or x.attempts is None or y.attempts is None:
-        return None
-    if rank(y.status, y.attempts) < rank(x.status, x.attempts):
+        if y.status not in (x.status, "expired"):
+            return "status_regression"
+    elif y.status not in FINISHED and both and rank(y.status, y.attempts or 0) < rank(x.status, x.attempts or 0):
         return "status_regression"
-    same_attempt = x.attempts == y.attempts and x.status in ACTIVE and y.status in ACTIVE
+    if both and (y.attempts or 0) < (x.attempts or 0):
+        return "status_regression"
+    same_attempt = both and x.attempts == y.attempts and x.status in ACTIVE and y.status in ACTIVE
     if same_attempt and x.progress is not None and y.progress is not None and y.progress < x.progress:
         return "progress_regression"
     return None
@@ -98,6 +100,7 @@ class Index:
     acks: dict[str, Record] = field(default_factory=dict)
     observations: dict[str, list[Obs]] = field(default_factory=lambda: defaultdict(list))
     events: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
+    job_events: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
     invokes: dict[str, Record] = field(default_factory=dict)
     completions: list[Record] = field(default_factory=list)
     cancelled_by_client: set[str] = field(default_factory=set)
@@ -116,6 +119,7 @@ class Index:
                     ix.cancelled_by_client.add(rec.job_id)
             elif rec.type == "event" and rec.job_id:
                 ix.events[rec.follower or rec.op_id].append(rec)
+                ix.job_events[rec.job_id].append(rec)
                 if rec.event == "snapshot":
                     conn = ix.invokes.get(rec.op_id)
                     ix.observations[rec.job_id].append(Obs(conn.wall if conn else rec.wall, rec.wall, rec))
@@ -133,13 +137,6 @@ class Index:
             self.unknown.setdefault(rec.job_id, rec)
         if rec.op == "stream":
             self.last_connection[rec.follower or rec.op_id] = rec
-
-    def job_events(self) -> dict[str, list[Record]]:
-        by_job: dict[str, list[Record]] = defaultdict(list)
-        for events in self.events.values():
-            for rec in events:
-                by_job[rec.job_id or ""].append(rec)
-        return by_job
 
 
 def check_order(ix: Index) -> list[Anomaly]:
@@ -170,10 +167,12 @@ def _sweep(obs: list[Obs]) -> list[tuple[str, tuple[Record, Record]]]:
 
 
 def _absorb(best: dict[str, Record], rec: Record) -> None:
-    """Keep per job the furthest-on state, the first finished state and the highest progress per attempt."""
+    """Keep per job the furthest-on state, the furthest finished one and the highest progress per attempt."""
     status, attempts = rec.status or "", rec.attempts
     if status in FINISHED:
-        best.setdefault("finished", rec)
+        held = best.get("finished")
+        if held is None or rank(status, 0) > rank(held.status or "", 0):
+            best["finished"] = rec
     elif attempts is not None and status in SAME_ATTEMPT:
         top = best.get("top")
         if top is None or rank(status, attempts) > rank(top.status or "", top.attempts or 0):
@@ -191,15 +190,11 @@ def _first_per_kind(job_id: str | None, found: Sequence[tuple[str, tuple[Record,
     for kind, recs in found:
         counts[kind] += 1
         first.setdefault(kind, recs)
-    return [
-        Anomaly(kind, job_id, f"{_describe(recs)} ({counts[kind]} such pair(s) for this job)", recs)
-        for kind, recs in first.items()
-    ]
-
-
-def _describe(recs: tuple[Record, ...]) -> str:
-    steps = [f"{r.status}(attempts={r.attempts}, progress={r.progress}) at {r.source}" for r in recs]
-    return " then ".join(steps)
+    anomalies = []
+    for kind, recs in first.items():
+        steps = " then ".join(f"{r.status}(attempts={r.attempts}, progress={r.progress}) at {r.source}" for r in recs)
+        anomalies.append(Anomaly(kind, job_id, f"{steps} ({counts[kind]} such pair(s) for this job)", recs))
+    return anomalies
 
 
 def terminal_of(rec: Record) -> str | None:
@@ -220,7 +215,7 @@ def check_lost(ix: Index, deadline_s: float) -> tuple[list[Anomaly], dict[str, s
     """
     found: list[Anomaly] = []
     fates: dict[str, str] = {}
-    by_job = ix.job_events()
+    by_job = ix.job_events
     for job_id, ack in ix.acks.items():
         due = ack.wall + deadline_s
         seen = [o.rec for o in ix.observations.get(job_id, [])] + by_job.get(job_id, [])

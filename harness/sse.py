@@ -12,7 +12,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -31,7 +31,6 @@ class SseParser:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._tail = ""
         self._event, self._data, self._id = "", list[str](), ""
-        self._fields = False
         self.comments = 0
         self.retry_ms: int | None = None
 
@@ -43,11 +42,11 @@ class SseParser:
         return [event for line in lines if (event := self._line(line)) is not None]
 
     def _line(self, line: str) -> ServerSentEvent | None:
-        if not line:
-            if not self._fields:
-                return None
-            event = ServerSentEvent(event=self._event or "message", data="\n".join(self._data), id=self._id)
-            self._event, self._data, self._id, self._fields = "", [], "", False
+        if not line:  # a blank line ends the block; a block without data is not an event
+            event = None
+            if self._data:
+                event = ServerSentEvent(event=self._event or "message", data="\n".join(self._data), id=self._id)
+            self._event, self._data, self._id = "", [], ""
             return event
         if line.startswith(":"):
             self.comments += 1
@@ -62,10 +61,6 @@ class SseParser:
             self._id = value
         elif name == "retry" and value.isdigit():
             self.retry_ms = int(value)
-            return None
-        else:
-            return None
-        self._fields = True
         return None
 
 
@@ -107,40 +102,27 @@ class StreamResult:
 
 @dataclass
 class _State:
-    """Mutable progress of one follower across its connections."""
+    """Mutable progress of one follower across its connections; named as in `StreamResult`."""
 
     job_id: str
     follower: str
-    last_id: int | None
+    last_event_id: int | None
     events: list[ServerSentEvent] = field(default_factory=list)
     terminal: str | None = None
     terminal_events: int = 0
     connections: int = 0
     heartbeats: int = 0
-    max_gap: float = 0.0
+    max_gap_s: float = 0.0
     first_event_s: float | None = None
     status: str | None = None
     retry_s: float | None = None
-    last: tuple[Outcome, int | None, str | None] = ("info", None, None)
+    outcome: Outcome = "info"
+    http_status: int | None = None
+    error: str | None = None
 
     def result(self) -> StreamResult:
-        outcome, code, error = self.last
-        return StreamResult(
-            outcome=outcome,
-            job_id=self.job_id,
-            follower=self.follower,
-            events=tuple(self.events),
-            terminal=self.terminal,
-            terminal_events=self.terminal_events,
-            connections=self.connections,
-            heartbeats=self.heartbeats,
-            max_gap_s=self.max_gap,
-            first_event_s=self.first_event_s,
-            last_event_id=self.last_id,
-            status=self.status,
-            http_status=code,
-            error=error,
-        )
+        values = {f.name: getattr(self, f.name) for f in fields(StreamResult)}
+        return StreamResult(**{**values, "events": tuple(self.events)})
 
 
 @dataclass
@@ -165,7 +147,7 @@ class _Connection:
 
 class SseFollower:
     """Follows one job's stream to its terminal event, resuming cut connections; `observe` maps an event to
-    the canonical fields recorded (the contract profile lives in `harness.clients`)."""
+    the canonical fields recorded (see `harness.contract.ContractProfile.observe_event`)."""
 
     def __init__(
         self,
@@ -205,9 +187,9 @@ class SseFollower:
         """One connection, recorded as one `stream` operation; returns whether following must stop."""
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         seen: Observed = {"job_id": state.job_id, "follower": state.follower}
-        if state.last_id is not None:
-            headers["Last-Event-ID"] = str(state.last_id)
-            seen["last_event_id"] = state.last_id
+        if state.last_event_id is not None:
+            headers["Last-Event-ID"] = str(state.last_event_id)
+            seen["last_event_id"] = state.last_event_id
         inv = self._recorder.invoke("stream", self._process, **seen)
         start = self._clock()
         conn = _Connection(inv, start, ByteGaps(start))
@@ -223,7 +205,7 @@ class SseFollower:
             outcome, error = classify_exception(exc)
             error, stop = ("deadline" if self._clock() >= end else error), False
         state.heartbeats += conn.parser.comments
-        state.max_gap = max(state.max_gap, conn.gaps.max_gap)
+        state.max_gap_s = max(state.max_gap_s, conn.gaps.max_gap)
         state.retry_s = None if conn.parser.retry_ms is None else conn.parser.retry_ms / 1000
         if conn.first_event_at is not None and state.first_event_s is None:
             state.first_event_s = conn.first_event_at - start
@@ -231,7 +213,7 @@ class SseFollower:
         if error:
             done["error"] = error
         self._recorder.complete(inv, outcome, **done)
-        state.last = (outcome, conn.http_status, error)
+        state.outcome, state.http_status, state.error = outcome, conn.http_status, error
         return stop
 
     def _consume(
@@ -251,7 +233,7 @@ class SseFollower:
             events = conn.parser.feed(chunk)
             if events and conn.first_event_at is None:
                 conn.first_event_at = now
-            if sum(self._event(conn.inv, state, event) for event in events):
+            if any([self._event(conn.inv, state, event) for event in events]):  # a list: record them all
                 return "ok", None, True
             if stop_after is not None and len(state.events) >= stop_after:
                 return "info", "client_disconnect", True
@@ -264,7 +246,7 @@ class SseFollower:
         seen = self._observe(event)
         self._recorder.event(inv, **seen)
         state.events.append(event)
-        state.last_id = seen.get("event_id", state.last_id)
+        state.last_event_id = seen.get("event_id", state.last_event_id)
         state.status = seen.get("status", state.status)
         if seen.get("event") in TERMINAL:
             state.terminal, state.terminal_events = seen.get("event"), state.terminal_events + 1

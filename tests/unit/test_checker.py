@@ -204,6 +204,8 @@ def test_an_indeterminate_initiate_is_not_an_acknowledgment() -> None:
         (("completed", 1, 100), ("failed", 1, 100), "status_regression"),
         (("running", 1, 60), ("running", 1, 30), "progress_regression"),
         (("running", 1, 60), ("processing_artifacts", 1, 40), "progress_regression"),
+        (("running", 2, 10), ("completed", 1, 100), "status_regression"),
+        (("expired", 1, 100), ("completed", 1, 100), "status_regression"),
     ],
 )
 def test_a_backward_move_seen_in_real_time_order_is_reported(
@@ -315,6 +317,10 @@ def test_a_request_over_budget_is_an_anomaly_but_a_client_timeout_is_indetermina
 def test_a_stream_is_judged_by_its_first_event_not_its_length() -> None:
     s = Story()
     s.stream("j1", 0.0, [(50.0, "completed", 1, {"status": "completed"})], (50.0, "ok", None))
+    assert s.check().valid
+    s.records[-1] = replace(s.records[-1], first_event_s=2.5)
+    assert kinds(s.check()) == ["over_budget"]
+    s.records[0] = replace(s.records[0], last_event_id=0)  # a resumed stream has no snapshot to wait for
     assert s.check().valid
 
 

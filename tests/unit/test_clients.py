@@ -99,14 +99,7 @@ def test_another_implementation_is_read_through_its_profile() -> None:
     profile = ContractProfile(
         name="other",
         paths={"status": "/jobs/{job_id}"},
-        fields={
-            "job_id": "id",
-            "status": "state",
-            "progress": "pct",
-            "attempts": "tries",
-            "next_poll_ms": "retryMs",
-            **{k: k for k in ("completed_files", "total_files", "checksum", "download_url", "size", "error")},
-        },
+        fields={"job_id": "id", "status": "state", "progress": "pct", "attempts": "tries"},
         statuses={"IN_PROGRESS": "running", "DONE": "completed"},
     )
 

@@ -94,7 +94,7 @@ def test_a_line_cut_by_a_killed_writer_is_skipped_but_a_corrupt_line_inside_is_a
     with path.open("a") as f:
         f.write("\n" + json.dumps({"type": "ok", "wall": 1.0, "mono": 1.0}) + "\n")
     with pytest.raises(HarnessError, match=r"h.jsonl:3"):
-        read_history([path])
+        read_history(path)
 
 
 def test_writing_after_close_names_the_file(tmp_path: Path) -> None:
