@@ -46,4 +46,10 @@ fi
 # --- Toxiproxy (the real Go server + CLI, pinned) ---------------------------------------------
 bash scripts/install-toxiproxy.sh
 
+# --- Docker engine and the offline images (the containers backend) ----------------------------
+if [ "${HARNESS_SKIP_DOCKER:-0}" != "1" ]; then
+  bash scripts/ensure-docker.sh
+  .venv/bin/harness images build --offline
+fi
+
 say "done"
