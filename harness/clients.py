@@ -14,11 +14,11 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
+from harness.closing import Closing
 from harness.contract import (
     V1,
     ContractProfile,
@@ -33,7 +33,7 @@ from harness.history import NullHistory, Observed, OpKind, Recorder
 from harness.sse import SseFollower, StreamResult
 
 
-class ServiceClient:
+class ServiceClient(Closing):
     """One client (one `client_id` in the history) of one service, through whatever front `base_url` names.
 
     `sleep`, `clock` and `rng` are injectable so tests drive time instead of waiting; under gevent the
@@ -66,14 +66,6 @@ class ServiceClient:
         self._sse = SseFollower(
             self._http, self._history, client_id, profile.observe_event, timeouts.stream, sleep, clock
         )
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._http.close()

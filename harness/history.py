@@ -23,9 +23,9 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypedDict, Unpack
+from typing import Any, Literal, Protocol, TypedDict, Unpack
 
+from harness.closing import Closing
 from harness.errors import HarnessError
 
 RecordType = Literal["invoke", "ok", "fail", "info", "event", "fault"]
@@ -152,7 +152,7 @@ def _invocation(op: str, process: str, op_id: str, seen: Observed) -> Invocation
     )
 
 
-class History:
+class History(Closing):
     """An append-only JSONL writer; a context manager, and `record_fault` is a stack's `fault_listener`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -162,14 +162,6 @@ class History:
         self._ids = itertools.count()
         self._tag = f"{id(self):x}"  # with the pid at each call, op ids stay unique across forks
         self._lock = threading.Lock()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         with self._lock:

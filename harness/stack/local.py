@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from harness.closing import Closing
 from harness.errors import ConfigError, StackStartError
 from harness.stack.components import api_process, http_ok, redis_process, service_env, worker_process
 from harness.stack.config import Endpoints, StackConfig
@@ -27,7 +27,7 @@ from harness.toxiproxy_server import ToxiproxyServer
 LOOPBACK = "127.0.0.1"
 
 
-class LocalStack:
+class LocalStack(Closing):
     """A whole chain as child processes. A context manager: a failed start tears down what did start."""
 
     def __init__(self, config: StackConfig) -> None:
@@ -113,11 +113,6 @@ class LocalStack:
             raise
         self.boot_seconds = time.monotonic() - started
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self._exit.close()
