@@ -204,7 +204,7 @@ class ServiceClient(Closing):
             seen["client_request_id"] = client_request_id
         inv = self._history.invoke(op, self.client_id, **seen)
         try:
-            resp = self._http.request(method, url, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+            resp = self._send(method, url, body, timeout)
         except httpx.HTTPError as exc:
             outcome, error = classify_exception(exc)
             return Reply(outcome, None, self._history.complete(inv, outcome, error=error), error=error)
@@ -214,6 +214,13 @@ class ServiceClient(Closing):
         if reply.error:
             done["error"] = reply.error
         return replace(reply, latency_s=self._history.complete(inv, reply.outcome, **done))
+
+    def _send(
+        self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None
+    ) -> httpx.Response:
+        """The one plain request/answer exchange under `_call` (raises httpx.HTTPError); the Locust users swap in
+        Locust's cheaper HTTP engine here, so every protocol rule and record stays the same whatever carries it."""
+        return self._http.request(method, url, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
 
     def _reply(self, op: OpKind, resp: httpx.Response) -> Reply:
         """Classify an answer; a success whose body shows no job is indeterminate (the work may have happened)."""
