@@ -10,7 +10,7 @@ from collections.abc import Callable
 from harness.errors import HarnessError
 
 # Subcommands living in their own modules; each module offers register_cli(subparsers).
-COMMAND_MODULES = ("harness.commands.up", "harness.checker", "harness.images")
+COMMAND_MODULES = ("harness.commands.up", "harness.commands.down", "harness.checker", "harness.images")
 
 
 def build_parser() -> argparse.ArgumentParser:

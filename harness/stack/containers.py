@@ -1,0 +1,288 @@
+"""The containers backend: the chain of the local backend, one container per component on the stack's own
+Docker network, created with testcontainers; the host reaches it only through ports published on 127.0.0.1.
+
+client -> toxiproxy[edge] -> nginx (named config) [-> origin nginx] -> toxiproxy[api] -> api
+                                 api, workers -> toxiproxy[redis] -> redis; artifacts on the stack's volume
+
+Ryuk cannot run here: every container, the network and the volume carry the stack's labels, teardown removes
+them, and a stack whose owner was killed is reaped by the next boot or by `harness down`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from testcontainers.core.network import Network
+
+from harness.errors import ConfigError, StackStartError
+from harness.images import EngineUnavailable, ImageSet, resolve_images
+from harness.images.engine import connect
+from harness.stack.components import http_ok
+from harness.stack.config import Endpoints, StackConfig
+from harness.stack.containers_components import (
+    api_container,
+    nginx_container,
+    redis_container,
+    service_env,
+    toxiproxy_container,
+    worker_container,
+)
+from harness.stack.containers_engine import missing_images, reap, stack_labels
+from harness.stack.containers_parts import (
+    API_PORT,
+    ARTIFACTS,
+    NGINX_PORT,
+    NGINX_PREFIX,
+    PROXY_PORTS,
+    REDIS_PORT,
+    TOXIPROXY_PORT,
+    ManagedContainer,
+    StackPlace,
+)
+from harness.stack.containers_wait import WaitAbandoned
+from harness.stack.nginx import ProxyConfig, load_proxy_config, render
+from harness.toxiproxy import Proxy, ToxiproxyClient
+
+LOOPBACK = "127.0.0.1"
+NOT_RUNNING = "the stack is not running; use it inside `with Stack(...) as stack:`"
+
+
+class ContainerStack:
+    """A whole chain as containers; the same surface as LocalStack. A failed start removes what did start."""
+
+    def __init__(self, config: StackConfig, images: ImageSet | None = None) -> None:
+        self.config = config
+        self.front: ProxyConfig = load_proxy_config(config.proxy_config)
+        self.origin: ProxyConfig | None = load_proxy_config(self.front.origin) if self.front.origin else None
+        self.fault_listener: Callable[[Any], None] | None = None
+        self.stack_id = secrets.token_hex(4)
+        self.images = images
+        self._parts: dict[str, ManagedContainer] = {}
+        self._exit = ExitStack()
+        self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="harness-containers-"))
+        self.log_dir = self.workdir / "logs"
+        self.secret = secrets.token_urlsafe(18)
+        self._toxiproxy: ToxiproxyClient | None = None
+        self._endpoints: Endpoints | None = None
+        self.boot_seconds = 0.0
+
+    def __repr__(self) -> str:
+        return f"ContainerStack({self.stack_id!r}, proxy_config={self.config.proxy_config!r})"
+
+    # --- what faults and clients use -------------------------------------------------------------
+    @property
+    def time_scale(self) -> float:
+        return self.config.time_scale
+
+    @property
+    def toxiproxy(self) -> ToxiproxyClient:
+        if self._toxiproxy is None:
+            raise StackStartError(NOT_RUNNING)
+        return self._toxiproxy
+
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            raise StackStartError(NOT_RUNNING)
+        return self._endpoints
+
+    @property
+    def processes(self) -> ContainerStack:
+        return self
+
+    # --- ProcessControl ----------------------------------------------------------------------------
+    def components(self) -> list[str]:
+        """Like the local backend: Redis, the API, the workers and the nginx fronts (not Toxiproxy itself)."""
+        return [name for name in self._parts if name != "toxiproxy"]
+
+    def _proc(self, component: str) -> ManagedContainer:
+        if component not in self.components():
+            raise ConfigError(f"no component {component!r}; this stack has {', '.join(self.components())}")
+        return self._parts[component]
+
+    def signal(self, component: str, sig: int) -> None:
+        """`docker kill --signal`; SIGSTOP/SIGCONT pause/unpause the container (see ManagedContainer.signal)."""
+        self._proc(component).signal(sig)
+
+    def restart(self, component: str, *, graceful: bool = True) -> None:
+        self._proc(component).restart(graceful=graceful)
+        self._follow()
+
+    def stop(self, component: str) -> None:
+        self._proc(component).stop()
+
+    def start(self, component: str) -> None:
+        proc = self._proc(component)
+        if not proc.alive:
+            proc.start()
+            self._follow()
+
+    def pid(self, component: str) -> int | None:
+        return self._proc(component).pid
+
+    def pids(self) -> dict[str, int]:
+        """The host pid of each running container's init process (Toxiproxy's too), for diagnosis."""
+        found = {name: part.pid for name, part in self._parts.items()}
+        return {name: pid for name, pid in found.items() if pid is not None}
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def __enter__(self) -> ContainerStack:
+        started = time.monotonic()
+        try:
+            self._boot()
+        except BaseException as exc:
+            self.close()
+            if not isinstance(exc, StackStartError | KeyboardInterrupt):
+                raise StackStartError(f"the stack did not start: {exc} (logs: {self.log_dir})") from exc
+            raise
+        self.boot_seconds = time.monotonic() - started
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Copy every container's log to log_dir, remove the containers, then the volume and the network."""
+        self._exit.close()
+        self._endpoints = None
+
+    def _boot(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        images, place = self._prepare()
+        toxiproxy = toxiproxy_container(place, images, self.log_dir, self.config.toxiproxy_port, self.config.edge_port)
+        self._start_all([redis_container(place, images, self.log_dir, self.config.aof), toxiproxy])
+        self._follow()
+        front_host = "edge-nginx" if self.origin else "nginx"
+        self.toxiproxy.populate(
+            [
+                Proxy("redis", f"redis:{REDIS_PORT}", f"0.0.0.0:{PROXY_PORTS['redis']}"),
+                Proxy("api", f"api:{API_PORT}", f"0.0.0.0:{PROXY_PORTS['api']}"),
+                Proxy("edge", f"{front_host}:{NGINX_PORT}", f"0.0.0.0:{PROXY_PORTS['edge']}"),
+            ]
+        )
+        env = service_env(f"redis://toxiproxy:{PROXY_PORTS['redis']}/0", self.secret, self.time_scale, {})
+        env.update(self.config.service_env)
+        parts = [api_container(place, images, self.log_dir, env)]
+        parts += [
+            worker_container(place, images, self.log_dir, env, i, self.config.worker_concurrency)
+            for i in range(self.config.workers)
+        ]
+        origin_conf = self._nginx_conf("nginx", self.origin or self.front, f"toxiproxy:{PROXY_PORTS['api']}")
+        self._start_all([*parts, nginx_container(place, images, self.log_dir, "nginx", origin_conf)])
+        if self.origin:
+            edge_conf = self._nginx_conf("edge-nginx", self.front, f"nginx:{NGINX_PORT}")
+            self._start_all([nginx_container(place, images, self.log_dir, "edge-nginx", edge_conf)])
+        self._follow()
+        self._wait_for_chain()
+
+    def _prepare(self) -> tuple[ImageSet, StackPlace]:
+        """The engine, the images (never pulled), leftovers of killed runs reaped, the network and the volume."""
+        try:
+            client = connect()
+        except EngineUnavailable as exc:
+            raise StackStartError(f"the containers backend needs a Docker engine: {exc}") from None
+        self._exit.callback(client.close)
+        images = self.images or resolve_images()
+        missing = missing_images(client, images)
+        if missing:
+            raise StackStartError(
+                f"image(s) {', '.join(missing)} are not in the engine and are never pulled by a stack; build "
+                "them with `harness images build --offline` (or `docker pull` them where a registry answers)"
+            )
+        for leftover in reap(client):
+            print(f"harness: removed the leftovers of a killed run: {leftover.describe()}", file=sys.stderr)
+        labels = stack_labels(self.stack_id)
+        self._exit.callback(reap, client, stack_id=self.stack_id)  # last: the network, the volume, any straggler
+        network = Network(docker_network_kw={"labels": labels})
+        network.name = f"adc-{self.stack_id}"
+        network.create()
+        volume = client.volumes.create(name=f"adc-{self.stack_id}-artifacts", labels=labels)
+        self._exit.callback(self._close_toxiproxy)
+        self._exit.callback(self._remove_parts)
+        return images, StackPlace(self.stack_id, network, str(volume.name), labels)
+
+    def _start_all(self, parts: list[ManagedContainer]) -> None:
+        """Start containers side by side; at the first failure the other waits are called off, and the first real
+        failure (in the given order) is raised once all have ended."""
+        for part in parts:
+            self._parts[part.name] = part
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-start") as pool:
+            futures = [pool.submit(part.start) for part in parts]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            if any(future.done() and future.exception() for future in futures):
+                for part in parts:
+                    part.abandon()
+            errors = [future.exception() for future in futures]
+        real = [error for error in errors if error is not None and not isinstance(error, WaitAbandoned)]
+        if real:
+            raise real[0]
+
+    def _remove_parts(self) -> None:
+        parts = list(self._parts.values())
+        if parts:
+            with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-remove") as pool:
+                for future in [pool.submit(part.remove) for part in parts]:
+                    with contextlib.suppress(Exception):  # the label sweep after this removes what is left
+                        future.result()
+
+    def _close_toxiproxy(self) -> None:
+        if self._toxiproxy is not None:
+            self._toxiproxy.close()
+            self._toxiproxy = None
+
+    def _nginx_conf(self, name: str, config: ProxyConfig, upstream: str) -> str:
+        text = render(
+            config,
+            listen_port=NGINX_PORT,
+            upstream=upstream,
+            artifact_dir=ARTIFACTS,
+            signing_secret=self.secret,
+            time_scale=self.time_scale,
+            prefix_dir=NGINX_PREFIX,
+            listen_host="0.0.0.0",
+            worker_user="",  # the image's default worker user
+        )
+        (self.workdir / f"{name}.conf").write_text(text)
+        return text
+
+    def _follow(self) -> None:
+        """Point the endpoints and the Toxiproxy client at the ports published now (a restart may move them)."""
+        url = f"http://{LOOPBACK}:{self._parts['toxiproxy'].host_ports[TOXIPROXY_PORT]}"
+        if self._toxiproxy is None or self._toxiproxy.url != url:
+            self._close_toxiproxy()
+            self._toxiproxy = ToxiproxyClient(url)
+        if "nginx" not in self._parts:
+            return
+
+        def url_of(name: str, port: int, scheme: str = "http") -> str:
+            return f"{scheme}://{LOOPBACK}:{self._parts[name].host_ports[port]}"
+
+        self._endpoints = Endpoints(
+            edge_url=url_of("toxiproxy", PROXY_PORTS["edge"]),
+            front_url=url_of("edge-nginx" if self.origin else "nginx", NGINX_PORT),
+            origin_url=url_of("nginx", NGINX_PORT),
+            api_url=url_of("api", API_PORT),
+            toxiproxy_url=url,
+            redis_url=url_of("redis", REDIS_PORT, "redis") + "/0",
+            log_dir=str(self.log_dir),
+        )
+
+    def _wait_for_chain(self, timeout: float = 10.0) -> None:
+        probe = http_ok(f"{self.endpoints.edge_url}/health")
+        deadline = time.monotonic() + timeout
+        while not probe():
+            if time.monotonic() > deadline:
+                raise StackStartError(f"the chain does not answer /health through {self.endpoints.edge_url}")
+            time.sleep(0.05)
