@@ -24,6 +24,13 @@ JOB_MS = 95_000
 # The legacy side uses the longest job of the 10-120 s range: a 95 s job would slip under Cloudflare's 100 s.
 LEGACY_JOB_MS = 120_000
 LEGACY_STATUS = {"cloudflare-edge": 524, "permissive": 200}  # every other front: 504
+# In containers, a representative subset (two plain fronts, an edge before its origin, the buffering negative
+# control): every front renders from the same template either way, and each case costs a boot of ~3 s.
+CONTAINER_CONFIGS = ("recommended", "nginx-defaults", "cloudflare-edge", "buffered-sse")
+CASES = [pytest.param("local", name, id=f"local-{name}") for name in available_configs()] + [
+    pytest.param("containers", name, id=f"containers-{name}", marks=pytest.mark.containers)
+    for name in CONTAINER_CONFIGS
+]
 
 
 def run_flows(base_url: str, history: History, time_scale: float, idle_s: float) -> dict[str, str]:
@@ -54,15 +61,16 @@ def run_flows(base_url: str, history: History, time_scale: float, idle_s: float)
     }
 
 
-@pytest.mark.parametrize("name", available_configs())
+@pytest.mark.parametrize(("backend", "name"), CASES, indirect=["backend"])
 def test_each_front_passes_and_fails_the_flows_its_header_promises(
-    name: str, time_scale: float, tmp_path: Path
+    backend: str, name: str, time_scale: float, tmp_path: Path
 ) -> None:
     config = load_proxy_config(name)
     chain = chain_timers(config, time_scale)
     idle_s = chain.on_clock(chain.flow("sse").idle_timeout_s)
     path = tmp_path / "history.jsonl"
-    with Stack(StackConfig(proxy_config=name, time_scale=time_scale)) as stack, History(path) as history:
+    stack_config = StackConfig(backend=backend, proxy_config=name, time_scale=time_scale)
+    with Stack(stack_config) as stack, History(path) as history:
         seen = run_flows(stack.endpoints.edge_url, history, time_scale, idle_s)
     legacy_status = seen.pop("legacy_status")
     assert seen == dict(config.expectations), seen

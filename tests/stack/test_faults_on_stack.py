@@ -5,29 +5,37 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from harness.faults import ApiRestart, Latency, ProxyDown, RedisPause, RedisRestart, ResetPeer, WorkerKill
 from harness.stack import Stack, StackConfig
-from harness.stack.local import LocalStack
 from tests.conftest import job_timeout, wait_until
+
+if TYPE_CHECKING:
+    from harness.stack.containers import ContainerStack
+    from harness.stack.local import LocalStack
+
+    AnyStack = LocalStack | ContainerStack
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture(scope="module")
-def stack(time_scale: float) -> Iterator[LocalStack]:
-    with Stack(StackConfig(proxy_config="recommended", time_scale=time_scale, aof="always", workers=2)) as s:
+def stack(backend: str, time_scale: float) -> Iterator[AnyStack]:
+    """One chain per backend (the `backend` parameter of tests/stack/conftest.py) for the whole module."""
+    config = StackConfig(backend=backend, proxy_config="recommended", time_scale=time_scale, workers=2, aof="always")
+    with Stack(config) as s:
         yield s
 
 
-def client(stack: LocalStack, **kw: object) -> httpx.Client:
-    return httpx.Client(base_url=stack.endpoints.edge_url, timeout=kw.pop("timeout", 10.0), **kw)  # type: ignore[arg-type]
+def client(stack: AnyStack, **kw: object) -> httpx.Client:
+    return httpx.Client(base_url=stack.endpoints.edge_url, timeout=kw.pop("timeout", 10.0), **kw)
 
 
-def start_jobs(stack: LocalStack, n: int, duration_ms: int) -> list[str]:
+def start_jobs(stack: AnyStack, n: int, duration_ms: int) -> list[str]:
     with client(stack) as c:
         return [
             c.post(
@@ -37,7 +45,7 @@ def start_jobs(stack: LocalStack, n: int, duration_ms: int) -> list[str]:
         ]
 
 
-def wait_terminal(stack: LocalStack, jobs: list[str], timeout: float) -> dict[str, str]:
+def wait_terminal(stack: AnyStack, jobs: list[str], timeout: float) -> dict[str, str]:
     """Poll through the chain, riding out the fault's errors, until every job is terminal."""
     final: dict[str, str] = {}
     with client(stack, timeout=3) as c:
