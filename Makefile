@@ -16,8 +16,8 @@ test: setup lint typecheck
 	@bash scripts/run-tests.sh
 
 lint: setup
-	@$(VENV)/bin/ruff check reference_service harness scenarios tests bench
-	@$(VENV)/bin/ruff format --check reference_service harness scenarios tests bench
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
 
 typecheck: setup
 	@$(VENV)/bin/mypy reference_service harness
