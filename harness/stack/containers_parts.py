@@ -111,7 +111,6 @@ class ManagedContainer:
     def wait_ready(self, timeout: float) -> None:
         if self.ready is None:
             return
-        self.ready.abandoned.clear()
         try:
             self.ready.with_startup_timeout(int(timeout) or 1).wait_until_ready(self.spec)
         except ContainerExited as exc:
@@ -120,7 +119,8 @@ class ManagedContainer:
             raise self._error(f"not ready after {timeout:.1f} s ({self.ready!r})") from None
 
     def abandon(self) -> None:
-        """Call off a wait in progress (from another thread)."""
+        """Call off the wait of a start in progress or to come (from another thread); only a failed boot does
+        this, and the stack is then torn down, so the flag is never cleared."""
         if self.ready is not None:
             self.ready.abandoned.set()
 
