@@ -10,13 +10,10 @@ them, and a stack whose owner was killed is reaped by the next boot or by `harne
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -25,32 +22,31 @@ from typing import Any
 from testcontainers.core.network import Network
 
 from harness.errors import ConfigError, StackStartError
-from harness.images import EngineUnavailable, ImageSet, resolve_images
-from harness.images.engine import connect
+from harness.images import ImageSet
 from harness.stack.components import http_ok
 from harness.stack.config import Endpoints, StackConfig
 from harness.stack.containers_components import (
     api_container,
+    nginx_conf,
     nginx_container,
     redis_container,
     service_env,
     toxiproxy_container,
     worker_container,
 )
-from harness.stack.containers_engine import missing_images, reap, stack_labels
+from harness.stack.containers_engine import engine_with_images, reap, stack_labels
 from harness.stack.containers_parts import (
     API_PORT,
-    ARTIFACTS,
     NGINX_PORT,
-    NGINX_PREFIX,
     PROXY_PORTS,
     REDIS_PORT,
     TOXIPROXY_PORT,
     ManagedContainer,
     StackPlace,
+    remove_all,
+    start_all,
 )
-from harness.stack.containers_wait import WaitAbandoned
-from harness.stack.nginx import ProxyConfig, load_proxy_config, render
+from harness.stack.nginx import ProxyConfig, load_proxy_config
 from harness.toxiproxy import Proxy, ToxiproxyClient
 
 LOOPBACK = "127.0.0.1"
@@ -188,21 +184,9 @@ class ContainerStack:
         self._wait_for_chain()
 
     def _prepare(self) -> tuple[ImageSet, StackPlace]:
-        """The engine, the images (never pulled), leftovers of killed runs reaped, the network and the volume."""
-        try:
-            client = connect()
-        except EngineUnavailable as exc:
-            raise StackStartError(f"the containers backend needs a Docker engine: {exc}") from None
+        """The engine and the images, then the stack's network and volume, each removed on close."""
+        client, images = engine_with_images(self.images)
         self._exit.callback(client.close)
-        images = self.images or resolve_images()
-        missing = missing_images(client, images)
-        if missing:
-            raise StackStartError(
-                f"image(s) {', '.join(missing)} are not in the engine and are never pulled by a stack; build "
-                "them with `harness images build --offline` (or `docker pull` them where a registry answers)"
-            )
-        for leftover in reap(client):
-            print(f"harness: removed the leftovers of a killed run: {leftover.describe()}", file=sys.stderr)
         labels = stack_labels(self.stack_id)
         self._exit.callback(reap, client, stack_id=self.stack_id)  # last: the network, the volume, any straggler
         network = Network(docker_network_kw={"labels": labels})
@@ -214,28 +198,12 @@ class ContainerStack:
         return images, StackPlace(self.stack_id, network, str(volume.name), labels)
 
     def _start_all(self, parts: list[ManagedContainer]) -> None:
-        """Start containers side by side; at the first failure the other waits are called off, and the first real
-        failure (in the given order) is raised once all have ended."""
         for part in parts:
             self._parts[part.name] = part
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-start") as pool:
-            futures = [pool.submit(part.start) for part in parts]
-            wait(futures, return_when=FIRST_EXCEPTION)
-            if any(future.done() and future.exception() for future in futures):
-                for part in parts:
-                    part.abandon()
-            errors = [future.exception() for future in futures]
-        real = [error for error in errors if error is not None and not isinstance(error, WaitAbandoned)]
-        if real:
-            raise real[0]
+        start_all(parts)
 
     def _remove_parts(self) -> None:
-        parts = list(self._parts.values())
-        if parts:
-            with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-remove") as pool:
-                for future in [pool.submit(part.remove) for part in parts]:
-                    with contextlib.suppress(Exception):  # the label sweep after this removes what is left
-                        future.result()
+        remove_all(list(self._parts.values()))
 
     def _close_toxiproxy(self) -> None:
         if self._toxiproxy is not None:
@@ -243,17 +211,7 @@ class ContainerStack:
             self._toxiproxy = None
 
     def _nginx_conf(self, name: str, config: ProxyConfig, upstream: str) -> str:
-        text = render(
-            config,
-            listen_port=NGINX_PORT,
-            upstream=upstream,
-            artifact_dir=ARTIFACTS,
-            signing_secret=self.secret,
-            time_scale=self.time_scale,
-            prefix_dir=NGINX_PREFIX,
-            listen_host="0.0.0.0",
-            worker_user="",  # the image's default worker user
-        )
+        text = nginx_conf(config, upstream, self.secret, self.time_scale)
         (self.workdir / f"{name}.conf").write_text(text)
         return text
 

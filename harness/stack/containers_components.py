@@ -21,6 +21,7 @@ from harness.stack.containers_parts import (
     StackPlace,
 )
 from harness.stack.containers_wait import FreshLogLine, HttpOk, RedisPing
+from harness.stack.nginx import ProxyConfig, render
 
 
 def service_env(redis_url: str, secret: str, time_scale: float, extra: Mapping[str, str]) -> dict[str, str]:
@@ -77,3 +78,18 @@ def nginx_container(place: StackPlace, images: ImageSet, log_dir: Path, name: st
     spec.with_command(["nginx", "-p", NGINX_PREFIX, "-c", NGINX_CONF, "-g", "daemon off;"])
     spec.with_volume_mapping(place.volume, ARTIFACTS, "ro").with_copy_into_container(conf.encode(), NGINX_CONF)
     return ManagedContainer(name, spec, log_dir / f"{name}.log", HttpOk(NGINX_PORT, "/health"), [NGINX_PORT])
+
+
+def nginx_conf(config: ProxyConfig, upstream: str, secret: str, time_scale: float) -> str:
+    """A named front rendered for the nginx image, as the local backend renders it for the host's nginx."""
+    return render(
+        config,
+        listen_port=NGINX_PORT,
+        upstream=upstream,
+        artifact_dir=ARTIFACTS,
+        signing_secret=secret,
+        time_scale=time_scale,
+        prefix_dir=NGINX_PREFIX,
+        listen_host="0.0.0.0",
+        worker_user="",  # the image's default worker user
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Any
 
 import docker.errors
 
+from harness.errors import StackStartError
 from harness.images import EngineUnavailable, ImageSet, images_present, resolve_images
-from harness.images.engine import connect
+from harness.images.engine import connect, local_image
 
 HARNESS_LABEL = "org.adc.harness"
 STACK_LABEL = "org.adc.stack"
@@ -66,14 +68,24 @@ def choose_backend() -> tuple[str, str]:
     return "containers", f"a Docker engine answers and {', '.join(n for _, n in images.items())} are present"
 
 
-def missing_images(client: Any, images: ImageSet) -> list[str]:
-    missing = []
-    for _, name in images.items():
-        try:
-            client.images.get(name)
-        except docker.errors.ImageNotFound:
-            missing.append(name)
-    return missing
+def engine_with_images(images: ImageSet | None = None) -> tuple[Any, ImageSet]:
+    """A client of an engine that holds every image of the stack (a stack never pulls one), once the leftovers
+    of killed runs are reaped (said on stderr)."""
+    try:
+        client = connect()
+    except EngineUnavailable as exc:
+        raise StackStartError(f"the containers backend needs a Docker engine: {exc}") from None
+    images = images or resolve_images()
+    missing = [name for _, name in images.items() if local_image(client, name) is None]
+    if missing:
+        client.close()
+        raise StackStartError(
+            f"image(s) {', '.join(missing)} are not in the engine and a stack never pulls; build them with "
+            "`harness images build --offline` (or `docker pull` them where a registry answers)"
+        )
+    for leftover in reap(client):
+        print(f"harness: removed the leftovers of a killed run: {leftover.describe()}", file=sys.stderr)
+    return client, images
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,7 +22,7 @@ from testcontainers.core.network import Network
 
 from harness.errors import StackStartError
 from harness.stack.containers_engine import COMPONENT_LABEL
-from harness.stack.containers_wait import ContainerExited, StackWait, published_port
+from harness.stack.containers_wait import ContainerExited, StackWait, WaitAbandoned, published_port
 
 ARTIFACTS = "/artifacts"
 API_PORT, REDIS_PORT, NGINX_PORT, TOXIPROXY_PORT = 8000, 6379, 8080, 8474
@@ -183,3 +184,28 @@ class ManagedContainer:
         self.log_path.write_bytes(self.logs())
         with contextlib.suppress(docker.errors.NotFound):
             self._container.remove(force=True, v=True)
+        self.spec.get_docker_client().client.close()
+
+
+def start_all(parts: Sequence[ManagedContainer]) -> None:
+    """Start containers side by side; at the first failure the other waits are called off, and the first real
+    failure (in the given order) is raised once all have ended."""
+    with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-start") as pool:
+        futures = [pool.submit(part.start) for part in parts]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        if any(future.done() and future.exception() for future in futures):
+            for part in parts:
+                part.abandon()
+        errors = [future.exception() for future in futures]
+    real = [error for error in errors if error is not None and not isinstance(error, WaitAbandoned)]
+    if real:
+        raise real[0]
+
+
+def remove_all(parts: Sequence[ManagedContainer]) -> None:
+    """Remove containers side by side, each whatever happens to the others (a label sweep follows)."""
+    if parts:
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="stack-remove") as pool:
+            for future in [pool.submit(part.remove) for part in parts]:
+                with contextlib.suppress(Exception):
+                    future.result()
