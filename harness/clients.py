@@ -5,6 +5,7 @@ Calls never raise for what the service or the network does: they return small re
 (`ok` / `fail` / `info`, as in the history) and record an invoke and a completion when given a history.
 Every path, field, status and event name comes from one `harness.contract.ContractProfile`, so another
 implementation of the pattern is tested by supplying its profile; histories hold the canonical (v1) names.
+An operation the profile declares absent (no cancel, no legacy start) is answered `Reply.absent_op` unsent.
 """
 
 from __future__ import annotations
@@ -64,7 +65,14 @@ class ServiceClient(Closing):
         )
         self._sleep, self._clock, self._rng = sleep, clock, rng or random.Random()
         self._sse = SseFollower(
-            self._http, self._history, client_id, profile.observe_event, timeouts.stream, sleep, clock
+            self._http,
+            self._history,
+            client_id,
+            profile.observe_event,
+            timeouts.stream,
+            sleep,
+            clock,
+            resume=profile.features.resume,
         )
 
     def close(self) -> None:
@@ -86,6 +94,8 @@ class ServiceClient(Closing):
         return self._call("status", "GET", self.profile.path("status", job_id), job_id=job_id)
 
     def cancel(self, job_id: str) -> Reply:
+        if not self.profile.offers("cancel"):
+            return Reply.absent_op("cancel")
         return self._call("cancel", "POST", self.profile.path("cancel", job_id), job_id=job_id)
 
     def legacy_start(
@@ -95,6 +105,8 @@ class ServiceClient(Closing):
         simulate: Mapping[str, int] | None = None,
     ) -> Reply:
         """The synchronous endpoint (the negative control): held until the job ends, or until a front gives up."""
+        if not self.profile.offers("legacy_start"):
+            return Reply.absent_op("legacy_start")
         body = self._job_body(file_ids, client_request_id, simulate, None)
         path = self.profile.path("legacy_start")
         timeout = httpx.Timeout(self.timeouts.legacy_s, connect=self.timeouts.connect_s)
@@ -128,15 +140,19 @@ class ServiceClient(Closing):
     ) -> StreamResult:
         """Follow the job's SSE stream (see `harness.sse.SseFollower`); `deadline` is seconds from now."""
         url = self.profile.path("stream", job_id)
-        return self._sse.follow(url, job_id, deadline, last_event_id, reconnect, stop_after_events)
+        resume_from = last_event_id if self.profile.offers("resume") else None
+        return self._sse.follow(url, job_id, deadline, resume_from, reconnect, stop_after_events)
 
     def download(self, job_id: str, expected_checksum: str | None = None) -> DownloadResult:
         """Ask for the artifact, follow the redirect through this client's base URL, hash what arrives and compare
-        it with `expected_checksum` (by default, the checksum the status endpoint shows now)."""
+        it with `expected_checksum` (by default, the checksum the status endpoint shows now). A profile with
+        `download = "direct"` gets the bytes from the download answer itself (recorded as one `artifact`)."""
         expected = expected_checksum
         if expected is None:
             shown = self.status(job_id).job
             expected = shown.checksum if shown is not None else None
+        if self.profile.features.download == "direct":
+            return self._fetch_artifact(job_id, self.profile.path("download", job_id), expected)
         redirect = self._call("download", "GET", self.profile.path("download", job_id), job_id=job_id)
         if not redirect.ok or not redirect.location:
             outcome = "fail" if redirect.ok else redirect.outcome
@@ -180,6 +196,8 @@ class ServiceClient(Closing):
     ) -> dict[str, Any]:
         f = self.profile.fields
         body: dict[str, Any] = {f["file_ids"]: list(file_ids)}
+        if self.profile.features.idempotency != "field":
+            client_request_id = None  # in a header (see `_call`), or not offered
         for key, value in (("client_request_id", client_request_id), ("simulate", simulate), ("priority", priority)):
             if value is not None:
                 body[f[key]] = dict(value) if isinstance(value, Mapping) else value
@@ -203,8 +221,13 @@ class ServiceClient(Closing):
         if client_request_id is not None:
             seen["client_request_id"] = client_request_id
         inv = self._history.invoke(op, self.client_id, **seen)
+        headers = self.profile.idempotency_headers(client_request_id)
         try:
-            resp = self._send(method, url, body, timeout)
+            resp = (
+                self._send_with(headers, method, url, body, timeout)
+                if headers
+                else self._send(method, url, body, timeout)
+            )
         except httpx.HTTPError as exc:
             outcome, error = classify_exception(exc)
             return Reply(outcome, None, self._history.complete(inv, outcome, error=error), error=error)
@@ -221,6 +244,17 @@ class ServiceClient(Closing):
         """The one plain request/answer exchange under `_call` (raises httpx.HTTPError); the Locust users swap in
         Locust's cheaper HTTP engine here, so every protocol rule and record stays the same whatever carries it."""
         return self._http.request(method, url, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+
+    def _send_with(
+        self,
+        headers: Mapping[str, str],
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        timeout: httpx.Timeout | None,
+    ) -> httpx.Response:
+        """A request with extra headers (an idempotency key in a header); always on httpx."""
+        return self._http.request(method, url, json=body, headers=headers, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
 
     def _reply(self, op: OpKind, resp: httpx.Response) -> Reply:
         """Classify an answer; a success whose body shows no job is indeterminate (the work may have happened)."""

@@ -1,8 +1,10 @@
-"""The contract in one place: an implementation's paths, fields, codes, status and event names (a profile),
-and the typed values the clients return.
+"""The contract in one place: an implementation's paths, fields, codes, status and event names, and the optional
+features it offers (a profile), and the typed values the clients return.
 
 The v1 reference service is the default profile. Another implementation of the async-download pattern is
-tested by giving the clients its profile; histories and the checker always speak canonical (v1) names.
+tested by giving the clients its profile (`harness.profiles.load_profile` reads one from TOML); histories and
+the checker always speak canonical (v1) names. A feature a profile declares absent is never exercised: the
+clients answer `Reply.absent_op(...)` instead of sending a request.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -24,6 +26,7 @@ V1_PATHS = {
     "download": "/v1/download/{job_id}",
     "cancel": "/v1/download/cancel/{job_id}",
     "legacy_start": "/v1/download/start",
+    "health": "/health",
 }
 V1_FIELDS = {
     "file_ids": "fileIds",
@@ -49,7 +52,37 @@ V1_CODES = {
     "artifact": (200,),
     "cancel": (200, 202),
     "legacy_start": (200,),
+    "not_ready": (409,),
+    "unknown": (404,),
+    "expired": (410,),
+    "bad_input": (400, 413, 415, 422),
 }
+STATES = ("queued", "running", "processing_artifacts", "completed", "failed", "cancelled", "expired")
+EVENTS = ("snapshot", "progress", "completed", "failed", "cancelled")
+Idempotency = Literal["field", "header", "none"]
+DownloadMode = Literal["redirect", "direct"]
+LIMITS = {"initiate_p99_ms": 500.0, "status_p99_ms": 500.0, "first_event_ms": 1000.0}
+
+
+@dataclass(frozen=True)
+class Features:
+    """The optional parts of the contract, as the reference offers them; durations are modelled seconds.
+
+    `idempotency`: where the client request id goes: the `client_request_id` field, the `idempotency_header`
+    header, or nowhere. `heartbeat_s`: the declared SSE comment interval (None = no heartbeats promised).
+    `download`: `redirect` (3xx to a signed URL) or `direct` (the download answer carries the bytes)."""
+
+    cancel: bool = True
+    legacy_start: bool = True
+    idempotency: Idempotency = "field"
+    idempotency_header: str = "Idempotency-Key"
+    resume: bool = True
+    heartbeat_s: float | None = 15.0
+    download: DownloadMode = "redirect"
+    problem_json: bool = True
+    no_store: bool = True
+    simulate: bool = True
+    health: bool = True
 
 
 @dataclass(frozen=True)
@@ -65,13 +98,29 @@ class ContractProfile:
     statuses: Mapping[str, str] = field(default_factory=dict)
     events: Mapping[str, str] = field(default_factory=dict)
     checksum_prefix: str = "sha256:"
+    features: Features = field(default_factory=Features)
+    limits: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+    source: str = ""
 
     def __post_init__(self) -> None:
-        for name, v1 in (("paths", V1_PATHS), ("fields", V1_FIELDS), ("codes", V1_CODES)):
+        for name, v1 in (("paths", V1_PATHS), ("fields", V1_FIELDS), ("codes", V1_CODES), ("limits", LIMITS)):
             object.__setattr__(self, name, {**v1, **getattr(self, name)})
 
     def path(self, op: str, job_id: str = "") -> str:
         return self.paths[op].format(job_id=job_id)
+
+    def offers(self, op: str) -> bool:
+        """Whether the target has this optional operation (cancel, legacy_start, health, idempotency, resume)."""
+        f = self.features
+        known = {"cancel": f.cancel, "legacy_start": f.legacy_start, "health": f.health, "resume": f.resume}
+        return f.idempotency != "none" if op == "idempotency" else known.get(op, True)
+
+    def idempotency_headers(self, client_request_id: str | None) -> dict[str, str]:
+        """The header that carries the client request id, when the profile puts it in one."""
+        if client_request_id is None or self.features.idempotency != "header":
+            return {}
+        return {self.features.idempotency_header: client_request_id}
 
     def view(self, body: Mapping[str, Any]) -> JobView:
         """A status-like body (status endpoint, SSE event data, initiate answer) in canonical terms."""
@@ -166,9 +215,18 @@ class Reply:
     error: str | None = None
     location: str | None = None
 
+    @classmethod
+    def absent_op(cls, op: str) -> Reply:
+        """The answer for an operation the profile says the target lacks: nothing was sent."""
+        return cls("fail", None, 0.0, error=f"absent: the profile declares no {op}")
+
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
+
+    @property
+    def absent(self) -> bool:
+        return self.error is not None and self.error.startswith("absent:")
 
     @property
     def proxy_timeout(self) -> bool:

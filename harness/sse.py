@@ -158,9 +158,12 @@ class SseFollower:
         options: StreamOptions | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        resume: bool = True,
     ) -> None:
         self._http, self._recorder, self._process, self._observe = http, recorder, process, observe
         self._options, self._sleep, self._clock = options or StreamOptions(), sleep, clock
+        self._resume = resume  # False: the target cannot resume, so a reconnection starts a fresh stream
 
     def follow(
         self,
@@ -187,7 +190,7 @@ class SseFollower:
         """One connection, recorded as one `stream` operation; returns whether following must stop."""
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         seen: Observed = {"job_id": state.job_id, "follower": state.follower}
-        if state.last_event_id is not None:
+        if state.last_event_id is not None and self._resume:
             headers["Last-Event-ID"] = str(state.last_event_id)
             seen["last_event_id"] = state.last_event_id
         inv = self._recorder.invoke("stream", self._process, **seen)
