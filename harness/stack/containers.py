@@ -45,6 +45,7 @@ from harness.stack.containers_parts import (
     StackPlace,
     remove_all,
     start_all,
+    tail,
 )
 from harness.stack.nginx import ProxyConfig, load_proxy_config
 from harness.toxiproxy import Proxy, ToxiproxyClient
@@ -168,8 +169,9 @@ class ContainerStack:
                 Proxy("edge", f"{front_host}:{NGINX_PORT}", f"0.0.0.0:{PROXY_PORTS['edge']}"),
             ]
         )
-        env = service_env(f"redis://toxiproxy:{PROXY_PORTS['redis']}/0", self.secret, self.time_scale, {})
-        env.update(self.config.service_env)
+        env = service_env(
+            f"redis://toxiproxy:{PROXY_PORTS['redis']}/0", self.secret, self.time_scale, self.config.service_env
+        )
         parts = [api_container(place, images, self.log_dir, env)]
         parts += [
             worker_container(place, images, self.log_dir, env, i, self.config.worker_concurrency)
@@ -242,5 +244,8 @@ class ContainerStack:
         deadline = time.monotonic() + timeout
         while not probe():
             if time.monotonic() > deadline:
-                raise StackStartError(f"the chain does not answer /health through {self.endpoints.edge_url}")
+                exc = StackStartError(f"the chain does not answer /health through {self.endpoints.edge_url}")
+                for name, part in self._parts.items():
+                    exc.add_note(f"last lines of {name}'s container log:\n{tail(part.logs(), 10)}")
+                raise exc
             time.sleep(0.05)
