@@ -45,9 +45,17 @@ class ToxiproxyServer:
     """`with ToxiproxyServer(log_path) as server:` -> a ready server at `server.url`; `server.client()` talks to it."""
 
     def __init__(
-        self, log_path: Path, *, binary: Path | None = None, host: str = "127.0.0.1", startup_timeout: float = 10.0
+        self,
+        log_path: Path,
+        *,
+        binary: Path | None = None,
+        host: str = "127.0.0.1",
+        startup_timeout: float = 10.0,
+        port: int | None = None,
     ) -> None:
+        """`port` fixes the API port (HARNESS_TOXIPROXY_PORT); by default the OS picks a free one."""
         self.log_path = log_path
+        self.fixed_port = port
         self.binary = binary
         self.host = host
         self.startup_timeout = startup_timeout
@@ -74,7 +82,7 @@ class ToxiproxyServer:
         """Start and wait for `/version`; a port taken between probe and bind is retried on a new port."""
         binary = self.binary or find_toxiproxy_binary()
         for attempt in range(1, attempts + 1):
-            port = free_port(self.host)
+            port = self.fixed_port or free_port(self.host)
             argv = [str(binary), "-host", self.host, "-port", str(port)]
             proc = ManagedProcess(
                 "toxiproxy-server", argv, self.log_path, ready=http_ok(f"http://{self.host}:{port}/version")
@@ -83,7 +91,7 @@ class ToxiproxyServer:
                 proc.start(self.startup_timeout)
             except StackStartError as exc:
                 proc.stop()
-                if attempt < attempts and "address already in use" in tail(self.log_path, 3):
+                if not self.fixed_port and attempt < attempts and "address already in use" in tail(self.log_path, 3):
                     continue
                 error = ToxiproxyError(f"toxiproxy-server on port {port}: {exc}")
                 error.add_note(f"last lines of {self.log_path}:\n{tail(self.log_path)}")

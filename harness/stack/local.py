@@ -38,6 +38,7 @@ class LocalStack(Closing):
         self._procs: dict[str, ManagedProcess] = {}
         self._exit = ExitStack()
         self._own_workdir = config.workdir is None
+        self._keep_logs = False
         self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="harness-stack-"))
         self.log_dir = self.workdir / "logs"
         self.secret = secrets.token_urlsafe(18)
@@ -107,6 +108,7 @@ class LocalStack(Closing):
         try:
             self._boot()
         except BaseException as exc:
+            self._keep_logs = True  # the error points at them
             self._exit.close()
             if not isinstance(exc, StackStartError | KeyboardInterrupt):
                 raise StackStartError(f"the stack did not start: {exc} (logs: {self.log_dir})") from exc
@@ -126,9 +128,8 @@ class LocalStack(Closing):
 
     def _boot(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        if self._own_workdir:
-            self._exit.callback(shutil.rmtree, self.workdir, ignore_errors=True)
-        server = ToxiproxyServer(self.log_dir / "toxiproxy.log")
+        self._exit.callback(self._remove_workdir)
+        server = ToxiproxyServer(self.log_dir / "toxiproxy.log", port=self.config.toxiproxy_port or None)
         self._exit.enter_context(server)
         self._server_pid = server.pid
         self._toxiproxy = self._exit.enter_context(server.client())
@@ -172,6 +173,10 @@ class LocalStack(Closing):
             if time.monotonic() > deadline:
                 raise StackStartError(f"the chain does not answer /health through {self._endpoints.edge_url}")
             time.sleep(0.05)
+
+    def _remove_workdir(self) -> None:
+        if self._own_workdir and not self._keep_logs:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _nginx(self, name: str, config: ProxyConfig, port: int, upstream: str) -> None:
         prefix = self.workdir / name

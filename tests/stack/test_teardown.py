@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,10 +39,12 @@ def test_failed_start_tears_down_what_started_and_shows_the_log(time_scale):
     with pytest.raises(StackStartError, match="api exited") as info:
         stack.__enter__()
     notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert (stack.log_dir / "api.log").is_file() and str(stack.log_dir) in str(info.value)  # kept, and named
     assert "REFERENCE_MAX_ATTEMPTS='0' is out of range" in notes  # the failing component's own words
     pids = stack.pids()
     assert {"redis", "api", "toxiproxy"} <= set(pids)
     assert all(gone(p) for p in pids.values()), pids
+    shutil.rmtree(stack.workdir)
 
 
 def test_sigint_to_harness_up_tears_everything_down(time_scale):
