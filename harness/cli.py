@@ -10,7 +10,15 @@ from collections.abc import Callable
 from harness.errors import HarnessError
 
 # Subcommands living in their own modules; each module offers register_cli(subparsers).
-COMMAND_MODULES = ("harness.commands.up", "harness.commands.down", "harness.checker", "harness.images")
+COMMAND_MODULES = (
+    "harness.commands.up",
+    "harness.commands.down",
+    "harness.checker",
+    "harness.images",
+    "harness.commands.compare",
+    "harness.commands.boundary",
+    "harness.commands.report",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

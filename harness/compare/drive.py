@@ -1,0 +1,164 @@
+"""Drive one config: a fresh stack, the same seeded workload, every operation recorded to one history.
+
+The built-in `mixed` workload is `harness.workload` (pollers, SSE followers, disconnects, retries, downloads)
+plus a fixed coverage set that makes each flow's verdict independent of the seed: legacy synchronous starts
+whose job lengths span the workload's range, and one SSE follower of the longest job. A locustfile instead is
+run by Locust itself (`locust -f FILE --headless`, which boots its own stack), recording to the same kind of
+history. Faults (`demo`: latency+jitter on the API, a Redis SIGKILL, a worker kill, an edge reset) run once a
+quarter of the jobs are acknowledged, each for a while of modelled time, one after the other.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from harness.chaos.catalogue import check_params, workload_config
+from harness.chaos.target import RecordingTarget
+from harness.clients import ServiceClient
+from harness.contract import StreamOptions, Timeouts
+from harness.errors import ConfigError, HarnessError
+from harness.fault_compose import Schedule, Timed
+from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
+from harness.history import History
+from harness.stack import Stack, StackConfig
+from harness.timescale import scaled
+from harness.workload import Workload, WorkloadConfig
+
+Say = Callable[[str], None]
+FAULT_PLANS: dict[str, tuple[tuple[Callable[[], Fault], float], ...]] = {
+    "none": (),
+    "demo": (
+        (lambda: Latency("api", ms=2000, jitter=1000), 20.0),
+        (lambda: RedisRestart(graceful=False), 5.0),
+        (lambda: WorkerKill(index=0), 15.0),
+        (lambda: ResetPeer("edge"), 3.0),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How every config of a comparison is driven (durations modelled unless named _wall)."""
+
+    workload: str = "mixed"
+    seed: int = 7
+    jobs: int = 24
+    duration_wall_s: float | None = None
+    time_scale: float = 0.05
+    faults: str = "none"
+    legacy_starts: int = 4
+    backend: str = "local"
+    aof: str = "always"
+    locust_args: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.faults not in FAULT_PLANS:
+            raise ConfigError(f"fault plan {self.faults!r} is unknown; use one of {', '.join(FAULT_PLANS)}")
+        if self.workload != "mixed" and not Path(self.workload).is_file():
+            raise ConfigError(f"workload {self.workload!r} is neither 'mixed' nor a locustfile that exists")
+
+    @property
+    def is_locust(self) -> bool:
+        return self.workload != "mixed"
+
+    def describe(self) -> dict[str, Any]:
+        faults = ", ".join(f"{make()!r} for {hold:g} s" for make, hold in FAULT_PLANS[self.faults]) or "none"
+        driver = "mixed (threaded workload driver)" if not self.is_locust else f"locust -f {self.workload}"
+        return {"workload": driver, "seed": self.seed, "jobs": self.jobs, "legacy starts": self.legacy_starts,
+                "faults": faults}  # fmt: skip
+
+
+def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
+    """Run the plan behind `config` and leave its history at `history_path`."""
+    if plan.is_locust:
+        run_locust(plan, config, history_path, say)
+        return
+    stack_config = StackConfig(backend=plan.backend, proxy_config=config, time_scale=plan.time_scale, aof=plan.aof)  # type: ignore[arg-type]
+    with Stack(stack_config) as stack, History(history_path) as history:
+        say(f"{config}: stack up in {stack.boot_seconds:.1f} s at {stack.endpoints.edge_url}")
+        _drive_mixed(plan, config, stack, history, say)
+
+
+def _drive_mixed(plan: RunPlan, config: str, stack: Any, history: History, say: Say) -> None:
+    """The workload's users and the coverage set at once, the faults in the middle; every wait bounded."""
+    wl = workload_config(
+        stack, check_params(stack, config), jobs=plan.jobs, concurrency=min(plan.jobs, 32), seed=plan.seed
+    )
+    limit = plan.duration_wall_s or scaled(wl.ramp_s + wl.max_job_s * 3 + 120.0, plan.time_scale) + 20.0
+    edge = stack.endpoints.edge_url
+    pool = ThreadPoolExecutor(plan.legacy_starts + 1, thread_name_prefix="coverage")
+    with Workload(edge, history, wl, run_id=f"{config}-{plan.seed}") as users, pool:
+        futures = [pool.submit(_legacy, edge, history, wl, i, plan.legacy_starts) for i in range(plan.legacy_starts)]
+        futures.append(pool.submit(_long_sse, edge, history, wl))
+        _run_faults(plan, stack, history, users, wl, say, config)
+        summary = users.join(timeout=limit)
+        for fut in futures:
+            fut.result(timeout=max(1.0, limit - summary.wall_s))
+    say(f"{config}: {summary.acknowledged}/{summary.planned} jobs acknowledged in {summary.wall_s:.1f} s")
+
+
+def _run_faults(
+    plan: RunPlan, stack: Any, history: History, users: Workload, wl: WorkloadConfig, say: Say, config: str
+) -> None:
+    steps = FAULT_PLANS[plan.faults]
+    if not steps:
+        return
+    users.wait_acknowledged(max(1, wl.jobs // 4), timeout=scaled(wl.ramp_s, wl.time_scale) + 15.0)
+    schedule = Schedule(*(Timed(make(), hold) for make, hold in steps)).on(RecordingTarget(stack, history.record_fault))
+    say(f"{config}: faults {' -> '.join(step.fault.kind for step in schedule.steps)}")
+    schedule.run()
+
+
+def _legacy(edge: str, history: History, wl: WorkloadConfig, index: int, count: int) -> None:
+    """One synchronous start whose job length is the index-th of `count` spread over the workload's range."""
+    share = index / max(1, count - 1)
+    length_s = wl.min_job_s + (wl.max_job_s - wl.min_job_s) * share
+    timeouts = Timeouts(legacy_s=wl.wall(wl.max_job_s * 3) + 10.0)
+    time.sleep(wl.wall(wl.ramp_s) * share)
+    with ServiceClient(edge, history, f"legacy-{index}", timeouts=timeouts) as client:
+        client.legacy_start(
+            [20001 + index], f"legacy-{index}-{time.time_ns():x}", {"durationMs": round(length_s * 1000)}
+        )
+
+
+def _long_sse(edge: str, history: History, wl: WorkloadConfig) -> None:
+    """The longest job of the range, followed over SSE to its end, then downloaded: the stream's worst case."""
+    stream = StreamOptions(idle_s=wl.timeouts().stream.idle_s, reconnect_s=wl.timeouts().stream.reconnect_s)
+    with ServiceClient(edge, history, "long-sse", timeouts=replace(wl.timeouts(), stream=stream)) as client:
+        reply = client.initiate([30001], f"long-sse-{time.time_ns():x}", {"durationMs": round(wl.max_job_s * 1000)})
+        if reply.job is None or reply.job.job_id is None:
+            return
+        deadline = wl.wall(wl.follow_s)
+        seen = client.follow_sse(reply.job.job_id, deadline)
+        if seen.terminal is None:
+            client.poll_until_terminal(reply.job.job_id, deadline)
+        client.download(reply.job.job_id)
+
+
+def run_locust(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
+    """`locust -f FILE --headless` behind `config` (Locust boots the stack); its CSV lands beside the history."""
+    duration = plan.duration_wall_s or scaled(300.0, plan.time_scale)
+    argv = [
+        str(Path(sys.executable).with_name("locust")), "-f", plan.workload, "--headless", "--only-summary",
+        "-u", str(plan.jobs), "-r", str(plan.jobs), "-t", f"{max(1, round(duration))}s",
+        "--stop-timeout", str(max(5, round(scaled(200.0, plan.time_scale)))),
+        "--proxy-config", config, "--time-scale", str(plan.time_scale), "--aof", plan.aof, "--backend", plan.backend,
+        "--history", str(history_path), "--csv", str(history_path.with_name("locust")), "--no-default-thresholds",
+        *plan.locust_args,
+    ]  # fmt: skip
+    say(f"{config}: {shlex.join(argv[1:])}")
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 120, check=False)
+    except subprocess.TimeoutExpired:
+        raise HarnessError(f"locust behind {config} did not finish within {duration + 120:.0f} s") from None
+    if not history_path.is_file():
+        raise HarnessError(f"locust behind {config} exited {done.returncode} without a history: {done.stderr[-800:]}")
+    say(f"{config}: locust exited {done.returncode}")

@@ -1,0 +1,79 @@
+"""The one sentence a reader wants first: which config to ship, and why.
+
+Among the configs that are safe (poll, SSE and download passed, no job lost, duplicated or regressed), ship
+the one with the widest SSE margin (its SSE idle timer over the largest gap seen), then the lowest poll p99.
+Without a matrix (a boundary-only run) the widest measured SSE boundary decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.report.analyse import ASYNC_FLOWS
+from harness.report.fmt import num
+
+HEARTBEAT_S = 15.0  # the service's default heartbeat (modelled s): the margin a boundary-only verdict measures
+
+
+def decide(configs: Sequence[Mapping[str, Any]], boundaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """{"ship": name or None, "sentence": str, "safe": [names], "unsafe": {name: why}}."""
+    if configs:
+        return _from_matrix(configs)
+    return _from_boundaries(boundaries)
+
+
+def _rank(config: Mapping[str, Any]) -> tuple[float, float]:
+    p99 = config["flows"]["poll"].get("p99_ms")
+    return (-(config.get("headroom") or 0.0), p99 if p99 is not None else float("inf"))
+
+
+def _broken(config: Mapping[str, Any]) -> str:
+    flows = [f"{f} {config['flows'][f]['verdict']}" for f in ASYNC_FLOWS if config["flows"][f]["verdict"] == "fail"]
+    jobs = [f"{n} {kind}" for kind, n in sorted(config.get("job_anomalies", {}).items())]
+    return ", ".join(flows + jobs) or "no async flow exercised"
+
+
+def _from_matrix(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    safe = sorted((c for c in configs if c["safe"]), key=_rank)
+    unsafe = {c["name"]: _broken(c) for c in configs if not c["safe"]}
+    avoid = "; avoid " + ", ".join(f"{n} ({why})" for n, why in unsafe.items()) if unsafe else ""
+    if not safe:
+        sentence = "ship none: every config broke the async flow" + avoid.replace("; avoid", " —", 1)
+        return {"ship": None, "sentence": sentence + ".", "safe": [], "unsafe": unsafe}
+    best = safe[0]
+    flows = best["flows"]
+    requests = sum(flows[f]["requests"] for f in ASYNC_FLOWS)
+    jobs = best["jobs"]
+    faults = f" through {len(best['faults'])} faults" if best["faults"] else ""
+    margin = ""
+    if best.get("headroom"):
+        widest = " (the widest of the safe configs)" if len(safe) > 1 else ""
+        margin = (
+            f", and its largest SSE gap ({num(flows['sse']['max_gap_s'])} s) sits {num(best['headroom'])}x under its "
+            f"{num(flows['sse']['idle_timer_s'])} s idle timer{widest}"
+        )
+    sentence = (
+        f"ship {best['name']}: poll, SSE and download passed with 0 proxy timeouts in {requests} requests, "
+        f"{jobs.get('completed', 0)}/{jobs.get('acknowledged', 0)} jobs completed{faults}{margin}{avoid}."
+    )
+    return {"ship": best["name"], "sentence": sentence, "safe": [c["name"] for c in safe], "unsafe": unsafe}
+
+
+def _from_boundaries(boundaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    sse = [b for b in boundaries if b["flow"] == "sse"]
+    survive = sorted((b for b in sse if (b["lower_s"] or 0.0) > HEARTBEAT_S), key=lambda b: -(b["lower_s"] or 0.0))
+    unsafe = {b["config"]: f"SSE breaks below a {HEARTBEAT_S:g} s heartbeat" for b in sse if b not in survive}
+    if not survive:
+        return {
+            "ship": None,
+            "sentence": "ship none: no config carries a 15 s heartbeat.",
+            "safe": [],
+            "unsafe": unsafe,
+        }
+    best = survive[0]
+    sentence = (
+        f"ship {best['config']}: its stream survives heartbeats up to {num(best['lower_s'])} s, "
+        f"{best['lower_s'] / HEARTBEAT_S:.1f}x the service's {HEARTBEAT_S:g} s heartbeat (the widest margin measured)."
+    )
+    return {"ship": best["config"], "sentence": sentence, "safe": [b["config"] for b in survive], "unsafe": unsafe}
