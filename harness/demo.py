@@ -1,79 +1,53 @@
-"""`make demo`: boot the stack and walk one job through initiate -> SSE -> download, saying what happens."""
+"""`make demo`: the project's main job in about two minutes of scaled time.
+
+Behind three fronts (a fresh stack each) — recommended (safe), nginx-defaults (cuts the legacy synchronous
+start at 60 s) and buffered-sse (holds the SSE stream) — it runs the same seeded mixed workload while a fault
+schedule plays (latency + jitter on the API, a Redis SIGKILL, a worker kill, an edge reset), then measures
+where each front breaks (legacy job length, SSE heartbeat interval) beside what its timers predict, and writes
+one report: reports/<run-id>/report.html (reports/latest points at it), summary.md and results.json. It ends
+by saying where the report is and which config to ship.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 import sys
-import time
 
-import httpx
-from httpx_sse import connect_sse
-
+from harness.boundary import BOUNDARY_FLOWS, SearchSpec, search_all
+from harness.commands.report import publish
+from harness.compare.drive import RunPlan
+from harness.compare.run import Progress, compare
 from harness.errors import HarnessError
-from harness.stack import Stack, StackConfig
+from harness.report import output
+from harness.report.text import boundaries_text, matrix_text
+from harness.timescale import ENV_VAR, parse_time_scale
 
-
-def say(t0: float, text: str) -> None:
-    print(f"[{time.monotonic() - t0:6.2f} s] {text}", flush=True)
-
-
-def walk_one_job(base_url: str, time_scale: float, t0: float) -> bool:
-    """One job end to end through the front; returns whether the downloaded bytes match the checksum."""
-    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(10, read=60)) as client:
-        r = client.post(
-            "/v1/download/initiate",
-            json={
-                "fileIds": [10001, 10002, 10003],
-                "clientRequestId": f"demo-{time.time_ns()}",
-                "simulate": {"durationMs": 95_000},
-            },
-        )
-        job = r.json()
-        say(t0, f"POST initiate -> {r.status_code} in {r.elapsed.total_seconds() * 1000:.0f} ms, job {job['jobId']}")
-        say(t0, f"following {job['streamUrl']} (a '95 s' job; heartbeats every {15 * time_scale:g} s)")
-        with connect_sse(client, "GET", job["streamUrl"]) as source:
-            for event in source.iter_sse():
-                if not event.data:
-                    continue  # a heartbeat comment
-                data = json.loads(event.data)
-                say(
-                    t0,
-                    f"  SSE id={event.id:<3} {event.event:<10} status={data['status']:<20} "
-                    f"progress={data['progress']:g}%",
-                )
-                if event.event in {"completed", "failed", "cancelled"}:
-                    break
-        final = client.get(job["statusUrl"]).json()
-        redirect = client.get(f"/v1/download/{job['jobId']}")
-        say(t0, f"GET download -> {redirect.status_code} Location: {redirect.headers.get('location', '')[:60]}...")
-        artifact = client.get(redirect.headers["location"])
-        digest = "sha256:" + hashlib.sha256(artifact.content).hexdigest()
-        ok = artifact.status_code == 200 and digest == final["checksum"]
-        say(
-            t0,
-            f"artifact {artifact.status_code}, {len(artifact.content)} bytes, served by "
-            f"{artifact.headers.get('server')}; checksum {'matches' if ok else 'DOES NOT match'}",
-        )
-        return ok
+CONFIGS = ("recommended", "nginx-defaults", "buffered-sse")
+DEFAULT_SCALE = 0.05
 
 
 def main() -> int:
-    config = StackConfig.from_env(proxy_config="recommended")
-    t0 = time.monotonic()
+    scale = parse_time_scale(os.environ.get(ENV_VAR) or DEFAULT_SCALE)
+    plan = RunPlan(seed=7, jobs=24, time_scale=scale, faults="demo")
+    directory = output.run_dir("demo")
+    say = Progress()
+    say(f"demo: {', '.join(CONFIGS)} at time scale {scale:g} (a '120 s' job takes {120 * scale:g} s); run {directory}")
     try:
-        with Stack(config) as stack:
-            say(
-                t0,
-                f"stack up in {stack.boot_seconds:.2f} s: {', '.join(stack.components())}, Toxiproxy, "
-                f"front '{config.proxy_config}' at {stack.endpoints.edge_url}",
-            )
-            ok = walk_one_job(stack.endpoints.edge_url, config.time_scale, t0)
+        record = compare(CONFIGS, plan, directory, say, kind="demo", title="Async download behind three proxy configs")
+        spec = SearchSpec(time_scale=scale, tolerance=0.04, max_probes=8)
+        record.boundaries = search_all(list(CONFIGS), list(BOUNDARY_FLOWS), spec, say, parallel=len(CONFIGS))
+        results = record.finish()
     except HarnessError as exc:
         print(f"demo: {exc}", file=sys.stderr)
+        for note in getattr(exc, "__notes__", ()):
+            print(note, file=sys.stderr)
         return 2
-    say(t0, "stack torn down" + ("; the job went end to end." if ok else "; the job did NOT verify."))
-    return 0 if ok else 1
+    print(matrix_text(results))
+    print(boundaries_text(results))
+    publish(results, directory)
+    say(f"demo done; open {directory / 'report.html'}")
+    mismatched = [c["name"] for c in results["configs"] if any(f["matches"] is False for f in c["flows"].values())]
+    return 1 if mismatched else 0
 
 
 if __name__ == "__main__":

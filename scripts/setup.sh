@@ -12,6 +12,7 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 need_pkgs=()
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need_pkgs+=(nginx-light)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)  # headless: the report tests open report.html in it
 for extra in ${HARNESS_EXTRA_DEBS:-}; do dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs+=("$extra"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"

@@ -44,7 +44,8 @@ def verdict_line(config: Mapping[str, Any]) -> str:
     off = [f"{f} expected {flows[f]['expected']}" for f in FLOWS if flows[f]["matches"] is False]
     header = "; ".join(off) if off else "as the header expects"
     jobs = config["jobs"]
-    return f"{verdicts} ({header}); {jobs['completed']}/{jobs['acknowledged']} jobs completed, {jobs['lost']} lost"
+    fates = f"{jobs['completed']}/{jobs['acknowledged']} jobs completed, {jobs['failed']} failed, {jobs['lost']} lost"
+    return f"{verdicts} ({header}); {fates}"
 
 
 @dataclass

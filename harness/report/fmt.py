@@ -12,3 +12,8 @@ def num(value: float | None, digits: int = 1) -> str:
     if float(value).is_integer():
         return f"{int(value)}"
     return f"{value:.{digits}f}" if abs(value) >= 10 else f"{value:.{digits + 1}f}"
+
+
+def pct(value: float | None) -> str:
+    """A signed percentage with one decimal ('-1.7 %'), a dash when absent."""
+    return DASH if value is None else f"{value:+.1f} %"

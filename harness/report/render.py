@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 
 from harness.report import plots
-from harness.report.fmt import DASH, num
+from harness.report.fmt import DASH, num, pct
 from harness.stack.nginx import FLOWS
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -52,7 +52,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(num=num, boundary=boundary_text, bracket=bracket_text, predicted=predicted_text)
+    env.filters.update(num=num, pct=pct, boundary=boundary_text, bracket=bracket_text, predicted=predicted_text)
     env.filters["match"] = match_text
     env.globals["FLOWS"] = FLOWS
     return env

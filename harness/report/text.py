@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.report.fmt import num
+from harness.report.fmt import num, pct
 from harness.report.render import boundary_text, bracket_text, match_text, predicted_text
 from harness.stack.nginx import FLOWS
 
@@ -43,9 +43,10 @@ def matrix_text(results: Mapping[str, Any]) -> str:
                          str(f["requests"]), num(f["p50_ms"]), num(f["p95_ms"]), num(f["p99_ms"]), num(f["max_ms"]),
                          num(f["max_gap_s"])])  # fmt: skip
     jobs = [
-        f"{c['name']}: jobs {c['jobs']['completed']}/{c['jobs']['acknowledged']} completed, {c['jobs']['lost']} lost, "
+        f"{c['name']}: jobs {j['completed']}/{j['acknowledged']} completed, {j['failed']} failed, {j['lost']} lost, "
         f"{len(c['faults'])} fault windows, {'safe' if c['safe'] else 'NOT safe'}"
         for c in results["configs"]
+        for j in [c["jobs"]]
     ]
     return _table(MATRIX_HEAD, rows) + "\n" + "\n".join(jobs)
 
@@ -53,7 +54,7 @@ def matrix_text(results: Mapping[str, Any]) -> str:
 def boundaries_text(results: Mapping[str, Any]) -> str:
     rows = [
         [b["config"], b["flow"], boundary_text(b), bracket_text(b), predicted_text(b),
-         f"{num(b['delta_pct'])} %" if b["delta_pct"] is not None else "-", "yes" if b["agrees"] else "NO"]
+         pct(b["delta_pct"]), "yes" if b["agrees"] else "NO"]
         for b in results["boundaries"]
     ]  # fmt: skip
     return _table(BOUNDARY_HEAD, rows)

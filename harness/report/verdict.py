@@ -29,9 +29,28 @@ def _rank(config: Mapping[str, Any]) -> tuple[float, float]:
 
 
 def _broken(config: Mapping[str, Any]) -> str:
-    flows = [f"{f} {config['flows'][f]['verdict']}" for f in ASYNC_FLOWS if config["flows"][f]["verdict"] == "fail"]
-    jobs = [f"{n} {kind}" for kind, n in sorted(config.get("job_anomalies", {}).items())]
-    return ", ".join(flows + jobs) or "no async flow exercised"
+    """Why a config is not safe, in the reader's words: 'SSE silent for 110.7 s, past its 60 s idle timer'."""
+    parts = []
+    for name in ASYNC_FLOWS:
+        flow = config["flows"][name]
+        if flow["verdict"] != "fail":
+            continue
+        gap, idle = flow.get("max_gap_s"), flow.get("idle_timer_s")
+        if name == "sse" and gap and idle and gap >= idle:
+            parts.append(f"SSE silent for {num(gap)} s, past its {num(idle)} s idle timer")
+        elif flow["proxy_timeouts"]:
+            parts.append(f"{name} cut {flow['proxy_timeouts']} times by the proxy")
+        else:
+            parts.append(f"{name}: {flow['why']}")
+    parts += [f"{n} {kind}" for kind, n in sorted(config.get("job_anomalies", {}).items())]
+    return ", ".join(parts) or "no async flow exercised"
+
+
+def _fates(jobs: Mapping[str, int]) -> str:
+    """'24 of 25 jobs completed, 1 failed after its retries'."""
+    done = f"{jobs.get('completed', 0)} of {jobs.get('acknowledged', 0)} jobs completed"
+    failed = jobs.get("failed", 0)
+    return done + (f", {failed} failed after their retries" if failed else "")
 
 
 def _from_matrix(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -54,8 +73,8 @@ def _from_matrix(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             f"{num(flows['sse']['idle_timer_s'])} s idle timer{widest}"
         )
     sentence = (
-        f"ship {best['name']}: poll, SSE and download passed with 0 proxy timeouts in {requests} requests, "
-        f"{jobs.get('completed', 0)}/{jobs.get('acknowledged', 0)} jobs completed{faults}{margin}{avoid}."
+        f"ship {best['name']}: poll, SSE and download passed with 0 proxy timeouts in {requests} requests and no "
+        f"job lost{faults} ({_fates(jobs)}){margin}{avoid}."
     )
     return {"ship": best["name"], "sentence": sentence, "safe": [c["name"] for c in safe], "unsafe": unsafe}
 
