@@ -1,51 +1,63 @@
-"""The shared protocol client with Locust's FastHttpSession (geventhttpclient) carrying its plain requests.
+"""The shared protocol client with FastHttpUser's engine (geventhttpclient) carrying its plain requests.
 
-Why two engines under one client. A status poll through `httpx` costs ~0.7 ms of load-generator CPU here, through
-FastHttpSession ~0.14 ms (measured; the figure Locust gives is ~6x): polls and initiates are nearly all the
-requests of a run, so they take the cheap engine. SSE streams, artifact downloads and the legacy start stay on
-httpx: they are few, long, and need what it does well (chunk-by-chunk reads for byte-gap timing, streaming
-hashes, per-request timeouts of minutes). Both engines sit under the same `ServiceClient._call`, so the
-protocol rules, the history lines and the Locust rows are the same whichever one carried a request.
+Why two engines under one client. Per status poll, measured on this machine's load generator: httpx ~475 us of
+CPU, a FastHttpUser request ~140 us, geventhttpclient alone ~110 us. Polls and initiates are nearly all the
+requests of a run, so they go through geventhttpclient; not through FastHttpSession, whose own reporting,
+cookie jar and redirect handling are cost without use here (the harness reports every operation itself, once).
+SSE streams, artifact downloads and the legacy start stay on httpx: they are few and long, and need what it does
+well (chunk-by-chunk reads for byte-gap timing, streaming hashes, per-request timeouts of minutes). Both engines
+sit under the same `ServiceClient._call`, so protocol rules, history lines and Locust rows are the same whichever
+one carried a request (`bench/locust_overhead.py` measures the cost of all that against a bare FastHttpUser).
 """
 
 from __future__ import annotations
 
+import json
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
-from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
-from locust.contrib.fasthttp import FastHttpSession, LocustBadStatusCode
-from locust.event import EventHook
+from geventhttpclient import HTTPClient
+from geventhttpclient.response import HTTPParseError
 
 from harness.clients import ServiceClient
 
-_SILENT: EventHook = EventHook()  # type: ignore[no-untyped-call] # the session's own per-request event: the harness reports each operation once, itself
+_JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
 
 class FastServiceClient(ServiceClient):
-    """A `ServiceClient` whose initiate/status/cancel/302 exchanges go through a FastHttpSession."""
+    """A `ServiceClient` whose initiate/status/cancel/302 exchanges go through one keep-alive geventhttpclient
+    connection; `network_timeout` bounds each socket operation (the per-request budget of those requests)."""
 
-    def __init__(self, session: FastHttpSession, base_url: str, **kwargs: Any) -> None:
+    def __init__(self, base_url: str, *, network_timeout: float, connection_timeout: float, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
-        session.request_event = _SILENT
-        self._session = session
+        self._prefix = urlsplit(base_url).path.rstrip("/")
+        self._fast = HTTPClient.from_url(
+            base_url, concurrency=1, network_timeout=network_timeout, connection_timeout=connection_timeout
+        )
+
+    def close(self) -> None:
+        self._fast.close()
+        super().close()
 
     def _send(
         self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None
     ) -> httpx.Response:
         if timeout is not None:  # a request with its own (long) bound: the legacy start
             return super()._send(method, url, body, timeout)
-        resp = self._session.request(method, url, json=body, allow_redirects=False)
-        error = getattr(resp, "error", None)
-        if resp.status_code == 0 or (error is not None and not isinstance(error, LocustBadStatusCode)):
-            raise as_httpx_error(error, method, url)
-        location = resp.headers.get("location") if resp.headers is not None else None
+        payload = None if body is None else json.dumps(body).encode()
+        try:
+            resp = self._fast.request(method, self._prefix + url, body=payload, headers=_JSON if payload else None)
+            content = resp.read()
+        except (OSError, HTTPParseError) as exc:
+            raise as_httpx_error(exc, method, url) from exc
+        location = resp.get("location")
         headers = [("location", str(location))] if location else None
-        return httpx.Response(resp.status_code, headers=headers, content=resp.content or b"")
+        return httpx.Response(resp.status_code, headers=headers, content=content)
 
 
-def as_httpx_error(error: object, method: str, url: str) -> httpx.HTTPError:
+def as_httpx_error(error: BaseException, method: str, url: str) -> httpx.HTTPError:
     """geventhttpclient's failures in httpx's terms, so `classify_exception` judges both engines alike.
 
     A socket timeout may have hit the connect or the read: it is indeterminate (the request may have left)."""
@@ -55,6 +67,6 @@ def as_httpx_error(error: object, method: str, url: str) -> httpx.HTTPError:
         return httpx.ConnectError(message, request=request)
     if isinstance(error, socket.timeout | TimeoutError):
         return httpx.ReadTimeout(message, request=request)
-    if isinstance(error, ConnectionError | HTTPConnectionClosed | HTTPParseError):
+    if isinstance(error, ConnectionError | HTTPParseError):
         return httpx.RemoteProtocolError(message, request=request)
     return httpx.ReadError(message, request=request)

@@ -20,6 +20,7 @@ from harness.commands.stackargs import add_stack_flags
 from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
 from harness.errors import ConfigError
 from harness.locust.thresholds import Threshold, parse_thresholds
+from harness.profiles import load_profile
 from harness.stack.config import StackConfig
 from harness.timescale import parse_time_scale, scaled, time_scale_from_env
 
@@ -36,7 +37,9 @@ def add_arguments(parser: Any) -> None:
     )
     group.add_argument("--no-default-thresholds", action="store_true", help="judge only the given --threshold")
     group.add_argument("--weights", default=None, metavar="CLASS=N,…", help="user class weights, e.g. LegacySync=1")
-    group.add_argument("--contract", default=None, metavar="MODULE:NAME", help="a ContractProfile (default v1)")
+    group.add_argument(
+        "--contract", default=None, metavar="PROFILE", help="contract profile: a name, a .toml file or module:NAME"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,12 @@ def parse_weights(raw: str | None) -> dict[str, int]:
 
 
 def load_contract(spec: str | None) -> ContractProfile:
-    """'package.module:NAME' -> the ContractProfile it names; None -> v1."""
+    """A shipped profile name or a profile file (see `harness.profiles`), or `package.module:NAME`; None -> v1."""
     if not spec:
         return V1
-    module_name, _, attr = spec.partition(":")
+    module_name, colon, attr = spec.partition(":")
+    if not colon or "/" in module_name or module_name.endswith(".toml"):
+        return load_profile(spec)
     try:
         profile = getattr(importlib.import_module(module_name), attr or "PROFILE")
     except (ImportError, AttributeError) as exc:

@@ -1,10 +1,11 @@
 """The clients of the async-download pattern as Locust users; one task = one job, start to finish.
 
 Protocol code lives in `harness.clients.ServiceClient` (shared with pytest); these classes only decide what a
-kind of client does and report job-level metrics (see `harness.locust.metrics`). They subclass FastHttpUser
-for its cheap engine on plain requests (see `harness.locust.fastpath`); its timeouts are the per-request
-budget, because nothing long goes through it: streams, artifacts and the legacy start use httpx with their
-own bounds. Think time between jobs is 4-8 s x time scale; polls follow the service's nextPollInMs.
+kind of client does and report job-level metrics (see `harness.locust.metrics`). Plain requests go
+through FastHttpUser's engine, geventhttpclient (see `harness.locust.fastpath` for why, measured); its
+`network_timeout`/`connection_timeout` are the per-request budget, because nothing long goes through it:
+streams, artifacts and the legacy start use httpx with their own bounds (minutes, above every proxy timer).
+Think time between jobs is 4-8 s x time scale; polls follow the service's nextPollInMs.
 """
 
 from __future__ import annotations
@@ -13,25 +14,24 @@ import random
 import time
 import uuid
 
-from locust import FastHttpUser, task
+from locust import User, task
+from locust.exception import StopUser
 
 from harness.contract import Reply
 from harness.locust.fastpath import FastServiceClient
 from harness.locust.metrics import fire
-from harness.locust.options import REQUEST_BUDGET_S
 from harness.locust.runtime import Runtime, current
 from harness.sse import StreamResult
 
 RETRY_BACKOFF_S = (1.0, 2.0, 4.0)  # modelled seconds between initiate attempts of a Retrier
 
 
-class JobUser(FastHttpUser):
-    """Shared plumbing: a protocol client over this user's session, job starts and job-level metrics."""
+class JobUser(User):
+    """Shared plumbing: a protocol client per user, job starts and job-level metrics."""
 
     abstract = True
-    network_timeout = REQUEST_BUDGET_S
-    connection_timeout = REQUEST_BUDGET_S
-    concurrency = 2
+    network_timeout: float | None = None  # default: the run's per-request budget (5 s, less when time is scaled)
+    connection_timeout: float | None = None
     rt: Runtime
     service: FastServiceClient
     file_ids: list[int]
@@ -41,9 +41,13 @@ class JobUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.rt = current()
+        if not self.host:
+            raise StopUser("no host: give --host, or run without it to boot a stack")
+        budget = self.rt.timeouts.request_s
         self.service = FastServiceClient(
-            self.client,
-            self.host or "",
+            self.host,
+            network_timeout=self.network_timeout or budget,
+            connection_timeout=self.connection_timeout or self.rt.timeouts.connect_s,
             history=self.rt.recorder,
             client_id=self.rt.client_id(type(self).__name__),
             timeouts=self.rt.timeouts,
@@ -87,7 +91,10 @@ class JobUser(FastHttpUser):
         self.fire("SSE", "reconnects", max(0, result.connections - 1))
 
     def same_job(self, row: str, client_request_id: str, job_id: str) -> None:
-        """Re-send an initiate with the same clientRequestId: the service must answer with the same job."""
+        """Re-send an initiate with the same clientRequestId: the service must answer with the same job (checked
+        only where the contract profile offers idempotency)."""
+        if not self.service.profile.offers("idempotency"):
+            return
         sent = time.monotonic()
         again = self.service.initiate(self.file_ids, client_request_id)
         got = again.job.job_id if again.job is not None else None
@@ -185,4 +192,6 @@ class LegacySync(JobUser):
 
     @task
     def job(self) -> None:
+        if not self.service.profile.offers("legacy_start"):
+            raise StopUser(f"contract profile {self.service.profile.name!r} has no legacy start")
         self.service.legacy_start(random.sample(range(10_000, 10_000_000), random.randint(1, 3)))

@@ -3,12 +3,14 @@ the exit code it returns, the stats it writes, and the stack it boots and tears 
 
 from __future__ import annotations
 
-import csv
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ import pytest
 from harness.checker import CheckParams, check
 from harness.history import read_history
 from harness.stack import Stack, StackConfig
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,29 +26,50 @@ LOCUST = Path(sys.executable).with_name("locust")
 SCALE = "0.05"
 
 
+def locust_argv(*args: str) -> list[str]:
+    return [str(LOCUST), "--headless", "--time-scale", SCALE, *args]
+
+
+ENV = {**os.environ, "PATH": f"{ROOT / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def locust(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{ROOT / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
-    argv = [str(LOCUST), "--headless", "--time-scale", SCALE, *args]
-    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    argv = locust_argv(*args)
+    return subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def users_of(workdir: Path) -> list[str]:
+    """Processes whose command line or environment names the stack's directory (nginx, Redis, API, workers)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            seen = (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(workdir).encode() in seen and proc.name != str(os.getpid()):
+            found.append(proc.name)
+    return found
 
 
 def output(run: subprocess.CompletedProcess[str]) -> str:
     return run.stdout + run.stderr
 
 
-def csv_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with open(f"{prefix}_stats.csv", newline="") as f:
-        return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
+def final_rows(prefix: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Locust's final stats (--json-file is written at exit; the CSV lags by up to its write interval)."""
+    entries = json.loads(Path(f"{prefix}.json").read_text())
+    return {(e["method"], e["name"]): e for e in entries}
 
 
-def count(rows: dict[tuple[str, str], dict[str, str]], kind: str, name: str) -> int:
+def count(rows: dict[tuple[str, str], dict[str, Any]], kind: str, name: str) -> int:
     row = rows.get((kind, name))
-    return int(row["Request Count"]) if row else 0
+    return int(row["num_requests"]) if row else 0
 
 
 def test_mixed_run_behind_the_recommended_front_passes_with_every_job_completed_and_verified(tmp_path: Path) -> None:
     history, stats = tmp_path / "history.jsonl", tmp_path / "stats"
-    args = ["-u", "20", "-r", "10", "-t", "20s", "--stop-timeout", "15", "--history", str(history), "--csv", str(stats)]
+    args = ["-u", "20", "-r", "10", "-t", "20s", "--stop-timeout", "15", "--history", str(history)]
+    args += ["--json-file", str(stats)]
     run = locust("-f", "scenarios/mixed.py", *args, "--threshold", "job_e2e:p99<30s;sse_max_gap:max<3s")
     text = output(run)
     assert run.returncode == 0, text[-4000:]
@@ -56,9 +80,9 @@ def test_mixed_run_behind_the_recommended_front_passes_with_every_job_completed_
     jobs = result.stats.jobs
     assert result.valid, [a.message for a in result.anomalies]
     assert jobs["acknowledged"] > 20 and jobs["completed"] == jobs["acknowledged"], jobs
-    rows = csv_rows(stats)
+    rows = final_rows(stats)
     assert count(rows, "JOB", "e2e") == jobs["completed"]
-    assert count(rows, "JOB", "download") > 0 and rows[("JOB", "download")]["Failure Count"] == "0"
+    assert count(rows, "JOB", "download") > 0 and rows[("JOB", "download")]["num_failures"] == 0
     artifacts = [r for r in read_history(history) if r.op == "artifact" and r.type != "invoke"]
     assert artifacts and all(r.checksum_ok for r in artifacts)
     assert count(rows, "SSE", "max_gap") > 0 and count(rows, "JOB", "resume") > 0 and count(rows, "JOB", "retry") > 0
@@ -89,7 +113,7 @@ def test_with_host_it_drives_a_running_stack_and_leaves_it_running(tmp_path: Pat
 
 def test_a_distributed_run_aggregates_metrics_and_judges_thresholds_on_the_sum(tmp_path: Path) -> None:
     history, stats = tmp_path / "history.jsonl", tmp_path / "stats"
-    args = ["-u", "12", "-r", "12", "-t", "12s", "--stop-timeout", "15", "--processes", "2", "--csv", str(stats)]
+    args = ["-u", "12", "-r", "12", "-t", "12s", "--stop-timeout", "15", "--processes", "2", "--json-file", str(stats)]
     run = locust("-f", "scenarios/mixed.py", *args, "--history", str(history), "--threshold", "job_e2e:count>=1")
     text = output(run)
     assert run.returncode == 0, text[-4000:]
@@ -98,9 +122,30 @@ def test_a_distributed_run_aggregates_metrics_and_judges_thresholds_on_the_sum(t
     per_file = [check(read_history(f), CheckParams.for_scale(float(SCALE))).stats for f in files]
     statuses = [sum(1 for r in read_history(f) if r.op == "status" and r.type != "invoke") for f in files]
     assert all(s.jobs["completed"] > 0 for s in per_file) and all(n > 0 for n in statuses), "both workers ran jobs"
-    rows = csv_rows(stats)
+    rows = final_rows(stats)
     completed = sum(s.jobs["completed"] for s in per_file)
     assert count(rows, "JOB", "e2e") == completed
     assert count(rows, "GET", "status") == sum(statuses)
     assert re.search(rf"PASS  job_e2e:count>=1 +observed {completed}\b", text), text[-3000:]
     assert f"completed {completed}," in text and "2 history file(s)" in text
+
+
+def test_ctrl_c_tears_the_stack_down_and_still_prints_the_verdict(tmp_path: Path) -> None:
+    log = tmp_path / "locust.log"
+    argv = locust_argv("-f", "scenarios/polling.py", "-u", "4", "-r", "4", "--history", str(tmp_path / "h.jsonl"))
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        up = wait_until(lambda: re.search(r"logs in (\S+)/logs", log.read_text()), 60, "the stack to boot")
+        workdir = Path(up.group(1))
+        assert users_of(workdir), "the probe sees no process of the running stack"
+        wait_until(lambda: re.search(r"JOB +e2e +[1-9]", log.read_text()), 60, "a finished job")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = log.read_text()
+    assert "harness: stack stopped" in text and "harness check: VALID" in text, text[-3000:]
+    assert not workdir.exists() and users_of(workdir) == []

@@ -1,0 +1,139 @@
+"""Harness overhead in Locust, and request latency at 500 polling users (run on demand; prints a table).
+
+    .venv/bin/python bench/locust_overhead.py [--seconds 20] [--users 20] [--skip-latency]
+
+1. Overhead: the same closed loop of status requests from one Locust process, as a bare FastHttpUser
+   (RawStatus), through the harness (HarnessStatus: ServiceClient + history + Locust rows) and through httpx
+   (HttpxStatus). Against a static status answer from nginx the server costs next to nothing, so requests/s
+   measure the load generator (goal: harness >= 0.8 x raw); then the same through a real stack.
+2. Latency: scenarios/polling.py at 500 users through nginx (real time: 5 s poll hints, 10-120 s jobs);
+   initiate and status p50/p99 from Locust's CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from harness.stack import Stack, StackConfig  # noqa: E402
+from harness.stack.components import http_ok  # noqa: E402
+from harness.stack.nginx import nginx_binary  # noqa: E402
+from harness.stack.processes import ManagedProcess, free_port  # noqa: E402
+
+LOCUST = Path(sys.executable).with_name("locust")
+STATUS_BODY = {"jobId": "x", "status": "running", "progress": 0.5, "attempts": 1, "nextPollInMs": 5000}
+ENV = {**os.environ, "PATH": f"{ROOT / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def static_status_server(workdir: Path) -> tuple[ManagedProcess, str]:
+    """nginx answering every GET with one fixed status body: a server that costs next to nothing."""
+    port = free_port()
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f'worker_processes 1; pid "{workdir}/nginx.pid"; error_log "{workdir}/error.log";\n'
+        "events { worker_connections 4096; }\n"
+        f"http {{ access_log off; server {{ listen 127.0.0.1:{port}; location / {{\n"
+        f"  default_type application/json; return 200 '{json.dumps(STATUS_BODY)}'; }} }} }}\n"
+    )
+    argv = [nginx_binary(), "-p", str(workdir), "-c", str(conf), "-g", "daemon off;"]
+    proc = ManagedProcess("static-nginx", argv, workdir / "nginx.log", ready=http_ok(f"http://127.0.0.1:{port}/"))
+    proc.start()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_locust(workdir: Path, locustfile: str, host: str, users: int, seconds: int, *extra: str, **env: str) -> dict:
+    """One headless run; the status row's figures from the CSV and the process's CPU share in mid-run."""
+    prefix = workdir / f"{Path(locustfile).stem}-{'-'.join(extra) or 'all'}-{users}"
+    argv = [str(LOCUST), "-f", locustfile, *extra, "--headless", "-u", str(users), "-r", str(users)]
+    argv += ["-t", f"{seconds}s", "--host", host, "--csv", str(prefix), "--only-summary"]
+    argv += ["--history", str(prefix) + "-history.jsonl", "--no-default-thresholds"]
+    with open(str(prefix) + ".log", "w") as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env={**ENV, **env}, stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(min(5, seconds / 4))  # a measurement window, not a synchronisation
+        c0, t0 = cpu_seconds(proc.pid), time.monotonic()
+        time.sleep(seconds / 2)
+        cpu = (cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
+        proc.wait(timeout=seconds + 300)
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
+    return {"rows": rows, "cpu": cpu, "rc": proc.returncode}
+
+
+def overhead(workdir: Path, host: str, users: int, seconds: int, label: str) -> None:
+    results = {}
+    for cls in ("RawStatus", "HarnessStatus", "HttpxStatus"):
+        got = run_locust(workdir, "bench/locust_users.py", host, users, seconds, cls, BENCH_JOB_ID=JOB[0])
+        row = got["rows"][("GET", "status")]
+        rps, fails = float(row["Requests/s"]), int(row["Failure Count"])
+        per_core = rps / max(got["cpu"], 0.01)
+        results[cls] = rps
+        print(
+            f"{label:<14}{cls:<15}{rps:>9.0f} req/s {fails:>6} fails  locust CPU {got['cpu'] * 100:>4.0f} %  "
+            f"{per_core:>7.0f} req/s per core  p99 {row['99%']} ms",
+            flush=True,
+        )
+    print(
+        f"{label:<14}harness/raw = {results['HarnessStatus'] / results['RawStatus']:.2f}   "
+        f"httpx/raw = {results['HttpxStatus'] / results['RawStatus']:.2f}",
+        flush=True,
+    )
+
+
+JOB = ["00000000-0000-7000-8000-000000000000"]
+
+
+def latency(workdir: Path, host: str, seconds: int) -> None:
+    got = run_locust(workdir, "scenarios/polling.py", host, 500, seconds, "--time-scale", "1")
+    for kind, name in (("POST", "initiate"), ("GET", "status"), ("JOB", "e2e")):
+        r = got["rows"].get((kind, name))
+        if r:
+            print(
+                f"500 pollers   {kind} {name:<10} n={r['Request Count']:>6} fails={r['Failure Count']:>4} "
+                f"rps={float(r['Requests/s']):>6.1f} p50={r['50%']} ms p99={r['99%']} ms max={r['100%']} ms"
+            )
+    print(f"500 pollers   locust CPU {got['cpu'] * 100:.0f} %, exit code {got['rc']}", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--latency-seconds", type=int, default=60)
+    parser.add_argument("--skip-latency", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="locust-bench-") as tmp:
+        workdir = Path(tmp)
+        server, url = static_status_server(workdir / "static")
+        try:
+            overhead(workdir, url, args.users, args.seconds, "static nginx")
+        finally:
+            server.stop()
+        with Stack(StackConfig(time_scale=1.0, workdir=workdir / "stack")) as stack:
+            edge = stack.endpoints.edge_url
+            JOB[0] = httpx.post(f"{edge}/v1/download/initiate", json={"fileIds": [10_001]}).json()["jobId"]
+            overhead(workdir, edge, args.users, args.seconds, "stack (nginx)")
+            if not args.skip_latency:
+                latency(workdir, edge, args.latency_seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
