@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "harness.commands.down",
     "harness.checker",
     "harness.images",
+    "harness.conformance.cli",
     "harness.commands.compare",
     "harness.commands.boundary",
     "harness.commands.report",
