@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Literal, Self
 
 from harness.clients import ServiceClient
-from harness.contract import Reply, StreamOptions, Timeouts
+from harness.contract import V1, ContractProfile, Reply, StreamOptions, Timeouts
 from harness.errors import ConfigError
 from harness.history import Recorder
 from harness.timescale import scaled
@@ -124,8 +124,15 @@ def plan_jobs(config: WorkloadConfig, run_id: str) -> list[JobPlan]:
 class Workload:
     """Runs the plans on a thread pool: `with Workload(...) as w: w.wait_acknowledged(5, 10); ...; w.join(60)`."""
 
-    def __init__(self, base_url: str, history: Recorder, config: WorkloadConfig, run_id: str | None = None) -> None:
-        self.base_url, self.history, self.config = base_url, history, config
+    def __init__(
+        self,
+        base_url: str,
+        history: Recorder,
+        config: WorkloadConfig,
+        run_id: str | None = None,
+        profile: ContractProfile = V1,
+    ) -> None:
+        self.base_url, self.history, self.config, self.profile = base_url, history, config, profile
         self.run_id = run_id or f"wl-{uuid.uuid4().hex[:8]}"
         self.plans = plan_jobs(config, self.run_id)
         self._pool: ThreadPoolExecutor | None = None
@@ -191,7 +198,10 @@ class Workload:
         self._wait(plan.start_after_s)
         cfg = self.config
         name = f"user-{plan.index}"
-        with ServiceClient(self.base_url, self.history, name, timeouts=cfg.timeouts(), sleep=self._wait) as client:
+        client = ServiceClient(
+            self.base_url, self.history, name, timeouts=cfg.timeouts(), sleep=self._wait, profile=self.profile
+        )
+        with client:
             job_id = self._initiate(client, plan)
             if job_id is None:
                 return JobOutcome(plan, None, None)
@@ -219,7 +229,7 @@ class Workload:
         return None
 
     def _simulate(self, plan: JobPlan) -> dict[str, int] | None:
-        if not self.config.simulate:
+        if not self.config.simulate or not self.profile.features.simulate:
             return None
         sim = {"durationMs": plan.duration_ms}
         return sim | {"failAttempts": plan.fail_attempts} if plan.fail_attempts else sim
@@ -244,7 +254,9 @@ class Workload:
     def _cut_poll(self, job_id: str, plan: JobPlan) -> None:
         """A status request whose client goes away before the answer (a read timeout), then a pause."""
         cut = Timeouts(request_s=0.0005, connect_s=self.config.timeouts().connect_s)
-        with ServiceClient(self.base_url, self.history, f"user-{plan.index}", timeouts=cut) as quitter:
+        with ServiceClient(
+            self.base_url, self.history, f"user-{plan.index}", timeouts=cut, profile=self.profile
+        ) as quitter:
             quitter.status(job_id)
         self._wait(self.config.wall(10.0))
 
