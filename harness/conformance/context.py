@@ -64,7 +64,8 @@ class ConformanceConfig:
         """The stream's read timeout stays above the declared heartbeat, so a silence is measured, not cut early."""
         hb = self.heartbeat_wall_s
         idle = 30.0 if hb is None else max(5.0, 3 * hb)
-        return Timeouts(request_s=self.request_s, stream=StreamOptions(idle_s=idle, reconnect_s=0.1))
+        stream = StreamOptions(idle_s=idle, reconnect_s=0.1)
+        return Timeouts(request_s=self.request_s, legacy_s=self.budget_s, stream=stream)
 
 
 @dataclass
