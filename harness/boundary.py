@@ -24,8 +24,7 @@ from harness.stack.config import Backend
 from harness.stack.nginx import load_proxy_config
 from harness.stack.timeouts import TimeoutChain, chain_timers
 
-LIMITS: Mapping[str, tuple[float, float]] = {"legacy": (2.0, 600.0), "sse": (1.0, 600.0)}  # modelled s
-BOUNDARY_FLOWS = tuple(LIMITS)
+LIMITS: Mapping[str, tuple[float, float]] = {"legacy": (2.0, 600.0), "sse": (1.0, 600.0)}  # modelled s, per flow
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sys
 
-from harness.boundary import BOUNDARY_FLOWS, SearchSpec, search_all
+from harness.boundary import SearchSpec, search_all
 from harness.commands.report import publish
+from harness.compare import BOUNDARY_FLOWS
 from harness.compare.drive import RunPlan
 from harness.compare.run import Progress, compare
 from harness.errors import HarnessError

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from harness.boundary import BOUNDARY_FLOWS, SearchSpec, search_all
 from harness.commands.compare import csv_list
-from harness.commands.report import publish
-from harness.compare.run import DEFAULT_CONFIGS, Progress, RunRecord
-from harness.report import output
-from harness.report.text import boundaries_text
+from harness.compare import BOUNDARY_FLOWS, DEFAULT_CONFIGS
 from harness.stack.config import BACKENDS
-from harness.timescale import parse_time_scale
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +28,13 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.boundary import SearchSpec, search_all
+    from harness.commands.report import publish
+    from harness.compare.run import Progress, RunRecord
+    from harness.report import output
+    from harness.report.text import boundaries_text
+    from harness.timescale import parse_time_scale
+
     unknown = [f for f in args.flows if f not in BOUNDARY_FLOWS]
     if unknown:
         raise SystemExit(f"harness boundary: unknown flow(s) {', '.join(unknown)}; use {', '.join(BOUNDARY_FLOWS)}")
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(b["agrees"] for b in results["boundaries"]) else 1
 
 
-def spec_text(spec: SearchSpec) -> str:
+def spec_text(spec: Any) -> str:
     return (
         f"bisection to {spec.tolerance:.0%} of the value, at most {spec.max_probes} probes, "
         f"agreement wanted within {spec.agreement:.0%}"

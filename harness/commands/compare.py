@@ -5,17 +5,10 @@ and jobs completed/lost, each verdict held to its config header's expectation. E
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-from harness.boundary import BOUNDARY_FLOWS, SearchSpec, search_all
-from harness.commands.report import publish
-from harness.compare.drive import FAULT_PLANS, RunPlan
-from harness.compare.run import DEFAULT_CONFIGS, Progress, compare
-from harness.report import output
-from harness.report.text import boundaries_text, matrix_text
+from harness.compare import BOUNDARY_FLOWS, DEFAULT_CONFIGS, FAULT_PLAN_NAMES
 from harness.stack.config import BACKENDS
-from harness.timescale import parse_time_scale
 
 
 def csv_list(raw: str) -> list[str]:
@@ -24,15 +17,13 @@ def csv_list(raw: str) -> list[str]:
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("compare", help="compare proxy configs under the same workload", description=__doc__)
-    p.add_argument(
-        "--configs", type=csv_list, default=list(DEFAULT_CONFIGS), help="names or template paths, comma-separated"
-    )
+    p.add_argument("--configs", type=csv_list, default=list(DEFAULT_CONFIGS), help="names or template paths (a,b,c)")
     p.add_argument("--workload", default="mixed", help="'mixed' (the built-in workload driver) or a locustfile path")
     p.add_argument("--seed", type=int, default=7, help="the workload's seed (same seed, same jobs)")
     p.add_argument("--jobs", type=int, default=24, help="jobs of the mixed workload (Locust: users)")
     p.add_argument("--duration", type=float, default=None, help="wall-clock bound per config, s (Locust: its -t)")
     p.add_argument("--time-scale", default="0.05", help="multiply every duration (default 0.05)")
-    p.add_argument("--faults", choices=sorted(FAULT_PLANS), default="none", help="fault schedule during the workload")
+    p.add_argument("--faults", choices=FAULT_PLAN_NAMES, default="none", help="fault schedule during the workload")
     p.add_argument("--legacy-starts", type=int, default=4, help="legacy synchronous starts spread over the job range")
     p.add_argument("--boundaries", action="store_true", help="also search each config's legacy and SSE boundaries")
     p.add_argument("--backend", choices=BACKENDS, default="local")
@@ -43,6 +34,16 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    import shlex
+
+    from harness.boundary import SearchSpec, search_all
+    from harness.commands.report import publish
+    from harness.compare.drive import RunPlan
+    from harness.compare.run import Progress, compare
+    from harness.report import output
+    from harness.report.text import boundaries_text, matrix_text
+    from harness.timescale import parse_time_scale
+
     scale = parse_time_scale(args.time_scale)
     plan = RunPlan(
         workload=args.workload, seed=args.seed, jobs=args.jobs, duration_wall_s=args.duration, time_scale=scale,
@@ -54,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"comparing {', '.join(args.configs)} at time scale {scale:g}; run directory {directory}")
     record = compare(args.configs, plan, directory, say)
     if args.boundaries:
-        spec = SearchSpec(time_scale=scale, backend=args.backend)
-        record.boundaries = search_all(args.configs, list(BOUNDARY_FLOWS), spec, say)
+        record.boundaries = search_all(args.configs, list(BOUNDARY_FLOWS), SearchSpec(scale, backend=args.backend), say)
     results = record.finish()
     print(matrix_text(results))
     if results["boundaries"]:

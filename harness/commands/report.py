@@ -7,10 +7,10 @@ import argparse
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.report import output, sources
-from harness.timescale import parse_time_scale, time_scale_from_env
+if TYPE_CHECKING:
+    from harness.report.output import Written
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,8 +22,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.set_defaults(handler=run)
 
 
-def publish(results: Mapping[str, Any], directory: Path) -> output.Written:
+def publish(results: Mapping[str, Any], directory: Path) -> Written:
     """Write the three files and say where they are, with the verdict sentence."""
+    from harness.report import output
+
     written = output.write(results, directory)
     print(f"report: {written.html}")
     print(f"        {written.markdown} (CI summary), {written.json} (machines)")
@@ -36,8 +38,11 @@ def publish(results: Mapping[str, Any], directory: Path) -> output.Written:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.report import output, sources
+    from harness.timescale import parse_time_scale, time_scale_from_env
+
     scale = time_scale_from_env() if args.time_scale is None else parse_time_scale(args.time_scale)
-    directory = output.run_dir("report", args.out)
-    results = sources.build_from(args.path, run_id=directory.name, time_scale=scale, config=args.config)
-    publish(results, directory)
+    run_id = args.out.name if args.out else output.new_run_id("report")
+    results = sources.build_from(args.path, run_id=run_id, time_scale=scale, config=args.config)
+    publish(results, output.run_dir("report", args.out))
     return 0

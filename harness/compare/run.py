@@ -19,8 +19,6 @@ from harness.report.analyse import Subject, analyse
 from harness.report.sources import write_manifest
 from harness.stack.nginx import FLOWS
 
-DEFAULT_CONFIGS = ("recommended", "nginx-defaults", "short", "buffered-sse", "cloudflare-edge", "alb-edge")
-
 
 class Progress:
     """One line per step, with the time elapsed since the run began."""
