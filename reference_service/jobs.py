@@ -81,7 +81,10 @@ class Keys:
 
 # KEYS: job hash, event stream, idempotency key ("" when none).
 # ARGV: jobId, record ttl ms, channel, idempotency ttl ms, field/value pairs.
+# The job id is new for each request, so an existing hash means this very call ran already: the Redis client
+# re-sent it after a timeout (both copies run once Redis answers again). Report it created, write nothing.
 _CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {1, ARGV[1]} end
 if KEYS[3] ~= '' then
   local existing = redis.call('GET', KEYS[3])
   if existing then return {0, existing} end
