@@ -29,6 +29,8 @@ from harness.fault_compose import Schedule, Timed
 from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
 from harness.history import History
 from harness.stack import Stack, StackConfig
+from harness.stack.components import AofProfile
+from harness.stack.config import Backend
 from harness.timescale import scaled
 from harness.workload import Workload, WorkloadConfig
 
@@ -55,8 +57,8 @@ class RunPlan:
     time_scale: float = 0.05
     faults: str = "none"
     legacy_starts: int = 4
-    backend: str = "local"
-    aof: str = "always"
+    backend: Backend = "local"
+    aof: AofProfile = "always"
     locust_args: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
@@ -81,7 +83,7 @@ def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
     if plan.is_locust:
         run_locust(plan, config, history_path, say)
         return
-    stack_config = StackConfig(backend=plan.backend, proxy_config=config, time_scale=plan.time_scale, aof=plan.aof)  # type: ignore[arg-type]
+    stack_config = StackConfig(backend=plan.backend, proxy_config=config, time_scale=plan.time_scale, aof=plan.aof)
     with Stack(stack_config) as stack, History(history_path) as history:
         say(f"{config}: stack up in {stack.boot_seconds:.1f} s at {stack.endpoints.edge_url}")
         _drive_mixed(plan, config, stack, history, say)
