@@ -1,13 +1,13 @@
 """Harness overhead in Locust, and request latency at 500 polling users (run on demand; prints a table).
 
-    .venv/bin/python bench/locust_overhead.py [--seconds 20] [--users 20] [--skip-latency]
+    .venv/bin/python bench/locust_overhead.py [--seconds 20] [--users 20] [--part all|overhead|latency]
 
 1. Overhead: the same closed loop of status requests from one Locust process, as a bare FastHttpUser
    (RawStatus), through the harness (HarnessStatus: ServiceClient + history + Locust rows) and through httpx
    (HttpxStatus). Against a static status answer from nginx the server costs next to nothing, so requests/s
    measure the load generator (goal: harness >= 0.8 x raw); then the same through a real stack.
-2. Latency: scenarios/polling.py at 500 users through nginx (real time: 5 s poll hints, 10-120 s jobs);
-   initiate and status p50/p99 from Locust's CSV.
+2. Latency: scenarios/polling.py at 500 users (spawned at 50/s) through nginx (real time: 5 s poll hints,
+   10-120 s jobs); initiate and status p50/p99 from Locust's CSV.
 """
 
 from __future__ import annotations
@@ -59,10 +59,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_locust(workdir: Path, locustfile: str, host: str, users: int, seconds: int, *extra: str, **env: str) -> dict:
-    """One headless run; the status row's figures from the CSV and the process's CPU share in mid-run."""
+def run_locust(
+    workdir: Path, locustfile: str, host: str, users: int, seconds: int, *extra: str, rate: int = 0, **env: str
+) -> dict:
+    """One headless run; the rows from the CSV, the failures seen, and the process's CPU share in mid-run."""
     prefix = workdir / f"{Path(locustfile).stem}-{'-'.join(extra) or 'all'}-{users}"
-    argv = [str(LOCUST), "-f", locustfile, *extra, "--headless", "-u", str(users), "-r", str(users)]
+    argv = [str(LOCUST), "-f", locustfile, *extra, "--headless", "-u", str(users), "-r", str(rate or users)]
     argv += ["-t", f"{seconds}s", "--host", host, "--csv", str(prefix), "--only-summary"]
     argv += ["--history", str(prefix) + "-history.jsonl", "--no-default-thresholds"]
     with open(str(prefix) + ".log", "w") as log:
@@ -74,7 +76,9 @@ def run_locust(workdir: Path, locustfile: str, host: str, users: int, seconds: i
         proc.wait(timeout=seconds + 300)
     with open(f"{prefix}_stats.csv", newline="") as f:
         rows = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
-    return {"rows": rows, "cpu": cpu, "rc": proc.returncode}
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        failures = [f"{r['Occurrences']} x {r['Method']} {r['Name']}: {r['Error']}" for r in csv.DictReader(f)]
+    return {"rows": rows, "cpu": cpu, "rc": proc.returncode, "failures": failures}
 
 
 def overhead(workdir: Path, host: str, users: int, seconds: int, label: str) -> None:
@@ -101,7 +105,7 @@ JOB = ["00000000-0000-7000-8000-000000000000"]
 
 
 def latency(workdir: Path, host: str, seconds: int) -> None:
-    got = run_locust(workdir, "scenarios/polling.py", host, 500, seconds, "--time-scale", "1")
+    got = run_locust(workdir, "scenarios/polling.py", host, 500, seconds, "--time-scale", "1", rate=50)
     for kind, name in (("POST", "initiate"), ("GET", "status"), ("JOB", "e2e")):
         r = got["rows"].get((kind, name))
         if r:
@@ -109,6 +113,8 @@ def latency(workdir: Path, host: str, seconds: int) -> None:
                 f"500 pollers   {kind} {name:<10} n={r['Request Count']:>6} fails={r['Failure Count']:>4} "
                 f"rps={float(r['Requests/s']):>6.1f} p50={r['50%']} ms p99={r['99%']} ms max={r['100%']} ms"
             )
+    for failure in got["failures"]:
+        print(f"500 pollers   failed: {failure}")
     print(f"500 pollers   locust CPU {got['cpu'] * 100:.0f} %, exit code {got['rc']}", flush=True)
 
 
@@ -117,20 +123,22 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--latency-seconds", type=int, default=60)
-    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--part", choices=("all", "overhead", "latency"), default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="locust-bench-") as tmp:
         workdir = Path(tmp)
-        server, url = static_status_server(workdir / "static")
-        try:
-            overhead(workdir, url, args.users, args.seconds, "static nginx")
-        finally:
-            server.stop()
+        if args.part in ("all", "overhead"):
+            server, url = static_status_server(workdir / "static")
+            try:
+                overhead(workdir, url, args.users, args.seconds, "static nginx")
+            finally:
+                server.stop()
         with Stack(StackConfig(time_scale=1.0, workdir=workdir / "stack")) as stack:
             edge = stack.endpoints.edge_url
             JOB[0] = httpx.post(f"{edge}/v1/download/initiate", json={"fileIds": [10_001]}).json()["jobId"]
-            overhead(workdir, edge, args.users, args.seconds, "stack (nginx)")
-            if not args.skip_latency:
+            if args.part in ("all", "overhead"):
+                overhead(workdir, edge, args.users, args.seconds, "stack (nginx)")
+            if args.part in ("all", "latency"):
                 latency(workdir, edge, args.latency_seconds)
     return 0
 
