@@ -39,6 +39,13 @@ def predicted_text(b: Mapping[str, Any]) -> str:
     return "0 (always fails)" if value == 0 else num(value)
 
 
+def agrees_text(b: Mapping[str, Any]) -> str:
+    """'yes' (within the agreement wanted), 'explained' (once the service's own share is added), or 'no'."""
+    if b["agrees"]:
+        return "yes"
+    return f"explained (+{num(b['overhead_s'])} s)" if b.get("explained") else "no"
+
+
 def match_text(flow: Mapping[str, Any]) -> str:
     return {True: "yes", False: "NO", None: DASH}[flow["matches"]]
 
@@ -54,6 +61,7 @@ def _environment(autoescape: bool) -> jinja2.Environment:
     )
     env.filters.update(num=num, pct=pct, boundary=boundary_text, bracket=bracket_text, predicted=predicted_text)
     env.filters["match"] = match_text
+    env.filters["agrees"] = agrees_text
     env.globals["FLOWS"] = FLOWS
     return env
 

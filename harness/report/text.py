@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.report.fmt import num, pct
-from harness.report.render import boundary_text, bracket_text, match_text, predicted_text
+from harness.report.render import agrees_text, boundary_text, bracket_text, match_text, predicted_text
 from harness.stack.nginx import FLOWS
 
 MATRIX_HEAD = (
@@ -54,7 +54,7 @@ def matrix_text(results: Mapping[str, Any]) -> str:
 def boundaries_text(results: Mapping[str, Any]) -> str:
     rows = [
         [b["config"], b["flow"], boundary_text(b), bracket_text(b), predicted_text(b),
-         pct(b["delta_pct"]), "yes" if b["agrees"] else "NO"]
+         pct(b["delta_pct"]), agrees_text(b)]
         for b in results["boundaries"]
     ]  # fmt: skip
     return _table(BOUNDARY_HEAD, rows)

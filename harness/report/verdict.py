@@ -79,8 +79,20 @@ def _from_matrix(configs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"ship": best["name"], "sentence": sentence, "safe": [c["name"] for c in safe], "unsafe": unsafe}
 
 
+def _where(b: Mapping[str, Any]) -> str:
+    if b["relation"] == "below":
+        return f"under {num(b['upper_s'])} s"
+    if b["relation"] == "above":
+        return f"beyond {num(b['lower_s'])} s"
+    return f"about {num(b['measured_s'])} s"
+
+
 def _from_boundaries(boundaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     sse = [b for b in boundaries if b["flow"] == "sse"]
+    if not sse:
+        cuts = ", ".join(f"{b['config']} cuts the synchronous start at {_where(b)}" for b in boundaries)
+        sentence = f"no config to ship from legacy boundaries alone (the async flow was not measured): {cuts}."
+        return {"ship": None, "sentence": sentence if boundaries else "nothing was measured.", "safe": [], "unsafe": {}}
     survive = sorted((b for b in sse if (b["lower_s"] or 0.0) > HEARTBEAT_S), key=lambda b: -(b["lower_s"] or 0.0))
     unsafe = {b["config"]: f"SSE breaks below a {HEARTBEAT_S:g} s heartbeat" for b in sse if b not in survive}
     if not survive:

@@ -1,4 +1,4 @@
-"""A results.json recorded from a real demo run (trimmed), rendered once per test run (tests copy before changing it)."""
+"""A results.json recorded from a real demo run (trimmed), rendered once per test run (copied before a change)."""
 
 from __future__ import annotations
 

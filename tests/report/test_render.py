@@ -13,7 +13,7 @@ import pytest
 
 from harness.report import latency, output, schema
 from harness.report.fmt import DASH, num
-from harness.report.render import boundary_text, predicted_text
+from harness.report.render import agrees_text, boundary_text, predicted_text
 from harness.report.verdict import decide
 from harness.stack.nginx import FLOWS
 
@@ -100,7 +100,7 @@ def test_html_markdown_and_json_show_the_same_boundaries(rendered: output.Writte
         assert (h["data-config"], h["data-flow"]) == (m[0], m[1]) == (b["config"], b["flow"])
         assert h["data-measured"] == m[2] == boundary_text(b)
         assert h["data-predicted"] == m[4] == predicted_text(b)
-        assert m[6] == ("yes" if b["agrees"] else "no")
+        assert m[6] == agrees_text(b) == ("yes" if b["agrees"] else m[6])
 
 
 def test_latest_points_at_the_newest_report(tmp_path: Path) -> None:
@@ -138,6 +138,8 @@ def test_the_verdict_ships_the_widest_safe_margin_and_names_what_is_broken(resul
         c["safe"] = False
     assert decide(broken, [])["sentence"].startswith("ship none: ")
     assert decide([], results["boundaries"])["ship"] == "recommended"
+    legacy_only = decide([], [b for b in results["boundaries"] if b["flow"] == "legacy"])
+    assert legacy_only["ship"] is None and "the async flow was not measured" in legacy_only["sentence"]
 
 
 def test_a_document_of_another_schema_is_refused(results: dict[str, Any], tmp_path: Path) -> None:
