@@ -108,7 +108,20 @@ def _note(flow: str, found: Mapping[str, Any], chain: TimeoutChain, overhead_s: 
     )
 
 
-def search_one(config: str, flow: str, spec: SearchSpec) -> dict[str, Any]:
+def _told(probe: Probe, say: Callable[[str], None] | None, label: str) -> Probe:
+    """The probe, saying each value it tried and what it saw."""
+    if say is None:
+        return probe
+
+    def told(value: float) -> tuple[bool, str]:
+        passed, detail = probe(value)
+        say(f"{label} {value:g} s: {'pass' if passed else 'fail'} ({detail})")
+        return passed, detail
+
+    return told
+
+
+def search_one(config: str, flow: str, spec: SearchSpec, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The boundary of one flow behind one config, with its prediction, agreement and why they differ."""
     proxy = load_proxy_config(config)
     chain = chain_timers(proxy, spec.time_scale)
@@ -119,11 +132,11 @@ def search_one(config: str, flow: str, spec: SearchSpec) -> dict[str, Any]:
     if flow == "legacy":
         predicted = chain.predicted_legacy_limit()
         with LegacyProbe(settings) as legacy:
-            found = bisect(legacy, predicted, limits, spec)
+            found = bisect(_told(legacy, say, f"{config}: legacy job of"), predicted, limits, spec)
             overhead = legacy.overhead_s
     else:
         predicted = chain.predicted_sse_heartbeat_limit()
-        found = bisect(sse_probe(settings), predicted, limits, spec)
+        found = bisect(_told(sse_probe(settings), say, f"{config}: heartbeat every"), predicted, limits, spec)
     agrees, delta = agreement(found, predicted, limits[1], spec.agreement)
     with_overhead = None if found["measured_s"] is None else found["measured_s"] + overhead
     explained = (
@@ -152,7 +165,7 @@ def search_all(
         out = []
         for flow in flows:
             say(f"{config}: searching the {flow} boundary")
-            found = search_one(config, flow, spec)
+            found = search_one(config, flow, spec, say)
             say(f"{config}: {flow} {boundary_line(found)} [{found['wall_s']:.1f} s, {len(found['probes'])} probes]")
             out.append(found)
         return out
