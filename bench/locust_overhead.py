@@ -16,6 +16,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,24 +82,21 @@ def run_locust(
     return {"rows": rows, "cpu": cpu, "rc": proc.returncode, "failures": failures}
 
 
-def overhead(workdir: Path, host: str, users: int, seconds: int, label: str) -> None:
-    results = {}
-    for cls in ("RawStatus", "HarnessStatus", "HttpxStatus"):
-        got = run_locust(workdir, "bench/locust_users.py", host, users, seconds, cls, BENCH_JOB_ID=JOB[0])
-        row = got["rows"][("GET", "status")]
-        rps, fails = float(row["Requests/s"]), int(row["Failure Count"])
-        per_core = rps / max(got["cpu"], 0.01)
-        results[cls] = rps
-        print(
-            f"{label:<14}{cls:<15}{rps:>9.0f} req/s {fails:>6} fails  locust CPU {got['cpu'] * 100:>4.0f} %  "
-            f"{per_core:>7.0f} req/s per core  p99 {row['99%']} ms",
-            flush=True,
-        )
-    print(
-        f"{label:<14}harness/raw = {results['HarnessStatus'] / results['RawStatus']:.2f}   "
-        f"httpx/raw = {results['HttpxStatus'] / results['RawStatus']:.2f}",
-        flush=True,
-    )
+def overhead(workdir: Path, host: str, users: int, seconds: int, label: str, repeat: int) -> None:
+    """Each class `repeat` times, interleaved (the machine is shared: load drifts); medians are compared."""
+    results: dict[str, list[tuple[float, float, str]]] = {}
+    for _ in range(repeat):
+        for cls in ("RawStatus", "HarnessStatus", "HttpxStatus"):
+            got = run_locust(workdir, "bench/locust_users.py", host, users, seconds, cls, BENCH_JOB_ID=JOB[0])
+            row = got["rows"][("GET", "status")]
+            results.setdefault(cls, []).append((float(row["Requests/s"]), got["cpu"], row["99%"]))
+    median = {cls: statistics.median(r[0] for r in runs) for cls, runs in results.items()}
+    for cls, runs in results.items():
+        rps = " ".join(f"{r[0]:.0f}" for r in runs)
+        per_core = statistics.median(r[0] / max(r[1], 0.01) for r in runs)
+        print(f"{label:<14}{cls:<15}median {median[cls]:>6.0f} req/s ({rps})  {per_core:>6.0f} req/s per core")
+    ratio = median["HarnessStatus"] / median["RawStatus"]
+    print(f"{label:<14}harness/raw = {ratio:.2f}   httpx/raw = {median['HttpxStatus'] / median['RawStatus']:.2f}")
 
 
 JOB = ["00000000-0000-7000-8000-000000000000"]
@@ -122,6 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--latency-seconds", type=int, default=60)
     parser.add_argument("--part", choices=("all", "overhead", "latency"), default="all")
     args = parser.parse_args()
@@ -130,14 +129,14 @@ def main() -> int:
         if args.part in ("all", "overhead"):
             server, url = static_status_server(workdir / "static")
             try:
-                overhead(workdir, url, args.users, args.seconds, "static nginx")
+                overhead(workdir, url, args.users, args.seconds, "static nginx", args.repeat)
             finally:
                 server.stop()
         with Stack(StackConfig(time_scale=1.0, workdir=workdir / "stack")) as stack:
             edge = stack.endpoints.edge_url
             JOB[0] = httpx.post(f"{edge}/v1/download/initiate", json={"fileIds": [10_001]}).json()["jobId"]
             if args.part in ("all", "overhead"):
-                overhead(workdir, edge, args.users, args.seconds, "stack (nginx)")
+                overhead(workdir, edge, args.users, args.seconds, "stack (nginx)", args.repeat)
             if args.part in ("all", "latency"):
                 latency(workdir, edge, args.latency_seconds)
     return 0
