@@ -141,6 +141,13 @@ async def _parse_initiate(request: Request, settings: Settings) -> InitiateReque
     return req
 
 
+def _redis_budget(s: Settings) -> float:
+    """All the Redis time of a short route that makes several calls: what one call may take (two tries, see
+    Settings.redis_socket_timeout), so an outage still turns into a 503 (TimeoutError is an OSError, one of
+    REDIS_DOWN) before the front's read timeout turns it into a 504."""
+    return 2 * s.redis_socket_timeout + 0.05
+
+
 async def _create(request: Request) -> dict[str, str]:
     r = rt(request)
     s = r.settings
@@ -186,7 +193,8 @@ async def _create(request: Request) -> dict[str, str]:
 def _routes(app: FastAPI) -> None:
     @app.post("/v1/download/initiate", status_code=202, **DOCS["initiate"])
     async def initiate(request: Request) -> JSONResponse:
-        h = await _create(request)
+        async with asyncio.timeout(_redis_budget(rt(request).settings)):
+            h = await _create(request)
         body = initiate_body(h, rt(request).settings)
         return JSONResponse(body, status_code=202, headers={"Location": body["statusUrl"], **NO_STORE})
 
@@ -245,10 +253,11 @@ def _routes(app: FastAPI) -> None:
     @app.post("/v1/download/cancel/{job_id}", **DOCS["cancel"])
     async def cancel(job_id: str, request: Request) -> JSONResponse:
         r = rt(request)
-        h = await _existing(r.store, job_id)
-        with contextlib.suppress(IllegalTransition):
-            await r.store.transition(h["jobId"], JobStatus.CANCELLED, {"completedAt": now_ms()})
-        h = await r.store.get(h["jobId"])
+        async with asyncio.timeout(_redis_budget(r.settings)):
+            h = await _existing(r.store, job_id)
+            with contextlib.suppress(IllegalTransition):
+                await r.store.transition(h["jobId"], JobStatus.CANCELLED, {"completedAt": now_ms()})
+            h = await r.store.get(h["jobId"])
         code = 200 if h["status"] == JobStatus.CANCELLED.value else 409
         return JSONResponse(status_body(h, r.settings), status_code=code, headers=NO_STORE)
 

@@ -1,8 +1,8 @@
 """Found by the chaos suite: initiates racing Redis pauses got 500s (and 502s on the upstream connection the 500
 closed), because the Redis client re-sends the create script after a timeout and both copies run when Redis
 resumes; the second one failed halfway (XADD 1-0 on an existing stream). The create script now recognises its
-own repeat. Initiates still answered 504 here are a separate, known issue (two Redis calls in one initiate can
-outlast the front's short read timeout), so this test asserts only on the codes of this bug."""
+own repeat. This many clients overload two shared cores, so a few initiates may still outlast the front's
+short read timeout (504, the event loop lagging); the test asserts only on the codes of this bug"""
 
 from __future__ import annotations
 
