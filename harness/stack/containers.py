@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from testcontainers.core.network import Network
 
 from harness.errors import ConfigError, StackStartError
 from harness.images import ImageSet
+from harness.stack.base import StackSurface
 from harness.stack.components import http_ok
 from harness.stack.config import Endpoints, StackConfig
 from harness.stack.containers_components import (
@@ -51,10 +51,9 @@ from harness.stack.nginx import ProxyConfig, load_proxy_config
 from harness.toxiproxy import Proxy, ToxiproxyClient
 
 LOOPBACK = "127.0.0.1"
-NOT_RUNNING = "the stack is not running; use it inside `with Stack(...) as stack:`"
 
 
-class ContainerStack:
+class ContainerStack(StackSurface):
     """A whole chain as containers; the same surface as LocalStack. A failed start removes what did start."""
 
     def __init__(self, config: StackConfig, images: ImageSet | None = None) -> None:
@@ -77,26 +76,6 @@ class ContainerStack:
         return f"ContainerStack({self.stack_id!r}, proxy_config={self.config.proxy_config!r})"
 
     # --- what faults and clients use -------------------------------------------------------------
-    @property
-    def time_scale(self) -> float:
-        return self.config.time_scale
-
-    @property
-    def toxiproxy(self) -> ToxiproxyClient:
-        if self._toxiproxy is None:
-            raise StackStartError(NOT_RUNNING)
-        return self._toxiproxy
-
-    @property
-    def endpoints(self) -> Endpoints:
-        if self._endpoints is None:
-            raise StackStartError(NOT_RUNNING)
-        return self._endpoints
-
-    @property
-    def processes(self) -> ContainerStack:
-        return self
-
     # --- ProcessControl ----------------------------------------------------------------------------
     def components(self) -> list[str]:
         """Like the local backend: Redis, the API, the workers and the nginx fronts (not Toxiproxy itself)."""
@@ -144,11 +123,6 @@ class ContainerStack:
             raise
         self.boot_seconds = time.monotonic() - started
         return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Copy every container's log to log_dir, remove the containers, then the volume and the network."""

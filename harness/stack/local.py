@@ -15,8 +15,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from harness.closing import Closing
 from harness.errors import ConfigError, StackStartError
+from harness.stack.base import StackSurface
 from harness.stack.components import api_process, http_ok, redis_process, service_env, worker_process
 from harness.stack.config import Endpoints, StackConfig
 from harness.stack.nginx import ProxyConfig, load_proxy_config, nginx_argv, render
@@ -27,7 +27,7 @@ from harness.toxiproxy_server import ToxiproxyServer
 LOOPBACK = "127.0.0.1"
 
 
-class LocalStack(Closing):
+class LocalStack(StackSurface):
     """A whole chain as child processes. A context manager: a failed start tears down what did start."""
 
     def __init__(self, config: StackConfig) -> None:
@@ -48,26 +48,6 @@ class LocalStack(Closing):
         self.boot_seconds = 0.0
 
     # --- what faults and clients use -------------------------------------------------------------
-    @property
-    def time_scale(self) -> float:
-        return self.config.time_scale
-
-    @property
-    def toxiproxy(self) -> ToxiproxyClient:
-        if self._toxiproxy is None:
-            raise StackStartError("the stack is not running; use it inside `with Stack(...) as stack:`")
-        return self._toxiproxy
-
-    @property
-    def endpoints(self) -> Endpoints:
-        if self._endpoints is None:
-            raise StackStartError("the stack is not running; use it inside `with Stack(...) as stack:`")
-        return self._endpoints
-
-    @property
-    def processes(self) -> LocalStack:
-        return self
-
     # --- ProcessControl ----------------------------------------------------------------------------
     def components(self) -> list[str]:
         return list(self._procs)
