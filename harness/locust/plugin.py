@@ -28,6 +28,7 @@ from harness.stack import Stack
 from harness.stack.config import Endpoints
 
 THRESHOLD_EXIT_CODE = 3
+STACK_FLAGS = ("proxy_config", "backend", "workers", "aof")  # --time-scale still describes the target
 log = logging.getLogger("harness.locust")
 _events: Any = events  # Locust's event hooks are untyped
 
@@ -63,6 +64,8 @@ class Plugin:
             opts.history = options.default_history_path()
         if not environment.host:
             self.boot(environment, opts)
+        elif given := [f for f in STACK_FLAGS if getattr(opts, f, None) is not None]:
+            log.warning("harness: --host given, so no stack is booted; ignoring %s", ", ".join(given))
 
     def boot(self, environment: Environment, opts: Any) -> None:
         config = options.stack_config(opts)
