@@ -102,9 +102,9 @@ def _note(flow: str, found: Mapping[str, Any], chain: TimeoutChain, overhead_s: 
     if flow == "sse":
         return f"the read timer ({where}) cuts a stream whose heartbeat is longer; they differ by timer jitter only"
     return (
-        f"the proxy's read timer ({where}) sees the job plus the service's own share of the request (a zero-length "
-        f"job takes {overhead_s:.1f} s modelled on this machine: queue pickup, artifact, wake-up), so jobs are cut "
-        "that much shorter than the timer; the share shrinks toward 0 at time scale 1"
+        f"the proxy's read timer ({where}) sees the job plus the service's own share of the request (up to "
+        f"{overhead_s:.1f} s modelled on this machine: queue pickup, the worker's progress writes, artifact, wake-up; "
+        "real milliseconds that the time scale magnifies), so jobs are cut that much shorter than the timer"
     )
 
 

@@ -43,7 +43,7 @@ def agrees_text(b: Mapping[str, Any]) -> str:
     """'yes' (within the agreement wanted), 'explained' (once the service's own share is added), or 'no'."""
     if b["agrees"]:
         return "yes"
-    return f"explained (+{num(b['overhead_s'])} s)" if b.get("explained") else "no"
+    return f"explained (+{b['overhead_s']:.1f} s)" if b.get("explained") else "no"
 
 
 def match_text(flow: Mapping[str, Any]) -> str:
