@@ -9,6 +9,7 @@ answered ("harness_finish": stop users gracefully, then answer) and waits, bound
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,7 @@ class VerdictCollector:
 
     def _on_verdict(self, environment: Environment, msg: Message, **_: Any) -> None:
         self.parts[msg.node_id] = msg.data
-        if set(self._workers()) <= set(self.parts):
-            self._arrived.set()
+        self._arrived.set()
 
     def collect(self, stop_timeout: float) -> tuple[list[dict[str, Any]], int]:
         """Ask the silent workers to finish, wait for every answer (bounded); (summaries, workers expected)."""
@@ -52,8 +52,10 @@ class VerdictCollector:
         for worker in workers:
             if worker not in self.parts:
                 self.runner.send_message(FINISH, None, client_id=worker)
-        if workers and not set(workers) <= set(self.parts):
-            self._arrived.wait(timeout=stop_timeout + ANSWER_MARGIN_S)
+        deadline = time.monotonic() + stop_timeout + ANSWER_MARGIN_S
+        while not set(self._workers()) <= set(self.parts) and time.monotonic() < deadline:
+            self._arrived.wait(timeout=0.5)  # woken by each verdict; a worker that quits silently drops out
+            self._arrived.clear()
         missing = [w for w in workers if w not in self.parts]
         if missing:
             log.warning("harness: no verdict from worker(s) %s; their histories are not judged here", missing)
@@ -67,6 +69,13 @@ class WorkerReporter:
         self.runner = runner
         self.sent: dict[str, Any] | None = None
         runner.register_message(FINISH, self._on_finish, concurrent=True)
+        # Quitting listeners run newest first: this one (added after the runner's own) stops the users and
+        # reports before the runner tells the master it quits (Ctrl-C on a worker).
+        hooks: Any = runner.environment.events
+        hooks.quitting.add_listener(self._on_quitting)
+
+    def _on_quitting(self, **_: Any) -> None:
+        self.runner.stop()
 
     def reset(self) -> None:
         self.sent = None

@@ -130,22 +130,26 @@ def test_a_distributed_run_aggregates_metrics_and_judges_thresholds_on_the_sum(t
     assert f"completed {completed}," in text and "2 history file(s)" in text
 
 
-def test_ctrl_c_tears_the_stack_down_and_still_prints_the_verdict(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [[], ["--processes", "2"]], ids=["local", "processes"])
+def test_ctrl_c_tears_the_stack_down_and_still_prints_the_verdict(tmp_path: Path, processes: list[str]) -> None:
     log = tmp_path / "locust.log"
     argv = locust_argv("-f", "scenarios/polling.py", "-u", "4", "-r", "4", "--history", str(tmp_path / "h.jsonl"))
-    with open(log, "w") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
+    with open(log, "w") as out:  # its own process group, as a terminal's foreground job is
+        proc = subprocess.Popen(
+            [*argv, *processes], cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         up = wait_until(lambda: re.search(r"logs in (\S+)/logs", log.read_text()), 60, "the stack to boot")
         workdir = Path(up.group(1))
         assert users_of(workdir), "the probe sees no process of the running stack"
         wait_until(lambda: re.search(r"JOB +e2e +[1-9]", log.read_text()), 60, "a finished job")
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches every process of the foreground group
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     text = log.read_text()
     assert "harness: stack stopped" in text and "harness check: VALID" in text, text[-3000:]
+    assert f"in {2 if processes else 1} history file(s)" in text and "no verdict" not in text
     assert not workdir.exists() and users_of(workdir) == []
