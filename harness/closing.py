@@ -1,4 +1,4 @@
-"""`with thing:` for every harness object that owns something to release: it closes on the way out."""
+"""`with thing:` for every harness object that owns something to release: it closes (or stops) on the way out."""
 
 from __future__ import annotations
 
@@ -19,3 +19,21 @@ class Closing:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class Running:
+    """Mixin for things that start and stop (a server, a workload): `with x:` is `x.start()` ... `x.stop()`."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

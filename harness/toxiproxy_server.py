@@ -10,9 +10,9 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Self
 
+from harness.closing import Running
 from harness.errors import StackStartError, ToxiproxyError
 from harness.stack.components import http_ok
 from harness.stack.processes import ManagedProcess, free_port, tail
@@ -41,7 +41,7 @@ def find_toxiproxy_binary(environ: Mapping[str, str] | None = None, root: Path =
     raise ToxiproxyError(f"toxiproxy-server not found (looked in: {', '.join(looked)}); run `make setup` to build it")
 
 
-class ToxiproxyServer:
+class ToxiproxyServer(Running):
     """`with ToxiproxyServer(log_path) as server:` -> a ready server at `server.url`; `server.client()` talks to it."""
 
     def __init__(
@@ -105,11 +105,3 @@ class ToxiproxyServer:
         proc, self._proc = self._proc, None
         if proc is not None:
             proc.stop(grace)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

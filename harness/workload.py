@@ -15,10 +15,10 @@ import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Literal, Self
 
 from harness.clients import ServiceClient
+from harness.closing import Running
 from harness.contract import V1, ContractProfile, Reply, StreamOptions, Timeouts
 from harness.errors import ConfigError
 from harness.history import Recorder
@@ -121,7 +121,7 @@ def plan_jobs(config: WorkloadConfig, run_id: str) -> list[JobPlan]:
     return plans
 
 
-class Workload:
+class Workload(Running):
     """Runs the plans on a thread pool: `with Workload(...) as w: w.wait_acknowledged(5, 10); ...; w.join(60)`."""
 
     def __init__(
@@ -141,14 +141,6 @@ class Workload:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._started = 0.0
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def start(self) -> Self:
         self._started = time.monotonic()

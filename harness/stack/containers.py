@@ -112,23 +112,6 @@ class ContainerStack(StackSurface):
         return {name: pid for name, pid in found.items() if pid is not None}
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    def __enter__(self) -> ContainerStack:
-        started = time.monotonic()
-        try:
-            self._boot()
-        except BaseException as exc:
-            self.close()
-            if not isinstance(exc, StackStartError | KeyboardInterrupt):
-                raise StackStartError(f"the stack did not start: {exc} (logs: {self.log_dir})") from exc
-            raise
-        self.boot_seconds = time.monotonic() - started
-        return self
-
-    def close(self) -> None:
-        """Copy every container's log to log_dir, remove the containers, then the volume and the network."""
-        self._exit.close()
-        self._endpoints = None
-
     def _boot(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         images, place = self._prepare()

@@ -83,22 +83,9 @@ class LocalStack(StackSurface):
         return out
 
     # --- lifecycle ---------------------------------------------------------------------------------
-    def __enter__(self) -> LocalStack:
-        started = time.monotonic()
-        try:
-            self._boot()
-        except BaseException as exc:
-            self._keep_logs = True  # the error points at them
-            self._exit.close()
-            if not isinstance(exc, StackStartError | KeyboardInterrupt):
-                raise StackStartError(f"the stack did not start: {exc} (logs: {self.log_dir})") from exc
-            raise
-        self.boot_seconds = time.monotonic() - started
-        return self
-
-    def close(self) -> None:
-        self._exit.close()
-        self._endpoints = None
+    def _abandon_boot(self) -> None:
+        self._keep_logs = True  # the error points at them
+        super()._abandon_boot()
 
     def _launch(self, proc: ManagedProcess) -> ManagedProcess:
         self._procs[proc.name] = proc
