@@ -130,13 +130,25 @@ def test_a_distributed_run_aggregates_metrics_and_judges_thresholds_on_the_sum(t
     assert f"completed {completed}," in text and "2 history file(s)" in text
 
 
+def interruptible() -> None:
+    """A terminal's foreground job takes Ctrl-C even when this suite runs as a background job (which
+    inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("processes", [[], ["--processes", "2"]], ids=["local", "processes"])
 def test_ctrl_c_tears_the_stack_down_and_still_prints_the_verdict(tmp_path: Path, processes: list[str]) -> None:
     log = tmp_path / "locust.log"
     argv = locust_argv("-f", "scenarios/polling.py", "-u", "4", "-r", "4", "--history", str(tmp_path / "h.jsonl"))
     with open(log, "w") as out:  # its own process group, as a terminal's foreground job is
         proc = subprocess.Popen(
-            [*argv, *processes], cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            [*argv, *processes],
+            cwd=ROOT,
+            env=ENV,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=interruptible,
         )
     try:
         up = wait_until(lambda: re.search(r"logs in (\S+)/logs", log.read_text()), 60, "the stack to boot")
