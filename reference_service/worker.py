@@ -19,12 +19,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bullmq import Worker
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reference_service.jobs import IllegalTransition, JobStatus, JobStore, Keys, now_ms
 from reference_service.redis_conn import REDIS_DOWN, connect
@@ -190,26 +184,15 @@ def _backoff(attempts_made: int, kind: str, err: Exception, job: Any) -> int:
 
 
 def worker_options(settings: Settings, concurrency: int) -> dict[str, Any]:
-    """bullmq's own Redis client backs off 1 s, 2 s, 4 s... between retries (real time) and its fetch loop waits
-    15 s after an error: at a small time scale a Redis restart would then outlast the (scaled) job locks, and
-    every running job would be re-run. Our client retries quickly instead, and waits are scaled."""
     lock_ms = max(2000, settings.scaled_ms(settings.stall_timeout_s))
-    connection = Redis.from_url(
-        settings.redis_url,
-        decode_responses=True,
-        socket_connect_timeout=1.0,
-        retry=Retry(ExponentialBackoff(cap=0.25, base=0.02), 12),
-        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError],
-    )
     return {
-        "connection": connection,
+        "connection": settings.redis_url,
         "prefix": "bull",
         "concurrency": concurrency,
         "lockDuration": lock_ms,
         "stalledInterval": max(1000, lock_ms // 2),
         "maxStalledCount": settings.max_attempts + 1,
         "drainDelay": 2,
-        "runRetryDelay": max(100, settings.scaled_ms(5)),
         "settings": {"backoffStrategy": _backoff},
     }
 
