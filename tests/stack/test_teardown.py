@@ -13,6 +13,7 @@ import pytest
 
 from harness.errors import StackStartError
 from harness.stack import Stack, StackConfig
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -21,6 +22,14 @@ def gone(pid: int) -> bool:
     """Gone for good: even a zombie nobody reaped counts as left behind."""
     try:
         os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
     except ProcessLookupError:
         return True
     return False
@@ -68,3 +77,28 @@ def test_sigint_to_harness_up_tears_everything_down(time_scale):
             proc.kill()
             proc.wait()
     assert all(gone(p) for p in pids.values()), pids
+
+
+def test_sigkill_of_harness_up_leaves_no_process_behind(time_scale):
+    """No cleanup code runs after SIGKILL: the kernel (PR_SET_PDEATHSIG) takes every child down with it,
+    nginx included (it runs without a master, so no worker can outlive it)."""
+    env = {**os.environ, "HARNESS_TIME_SCALE": str(time_scale)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", "cloudflare-edge"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        proc.kill()
+        proc.wait(timeout=10)
+        # every component leads its own process group: the group must be empty, not just its leader gone
+        wait_until(lambda: all(group_gone(p) for p in info["pids"].values()), 10, f"the groups of {info['pids']}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(os.path.dirname(info["log_dir"]), ignore_errors=True)
