@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -56,10 +59,12 @@ def test_failed_start_tears_down_what_started_and_shows_the_log(time_scale):
     shutil.rmtree(stack.workdir)
 
 
-def test_sigint_to_harness_up_tears_everything_down(time_scale):
+@contextlib.contextmanager
+def harness_up(time_scale: float, proxy_config: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """`harness up --json` as a subprocess and the JSON line it printed; killed if a test leaves it running."""
     env = {**os.environ, "HARNESS_TIME_SCALE": str(time_scale)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", "alb-edge"],
+        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", proxy_config],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -67,38 +72,30 @@ def test_sigint_to_harness_up_tears_everything_down(time_scale):
     )
     try:
         assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        pids = info["pids"]
-        assert info["edge_url"].startswith("http://127.0.0.1:") and len(pids) >= 6
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+        yield proc, json.loads(proc.stdout.readline())
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sigint_to_harness_up_tears_everything_down(time_scale):
+    with harness_up(time_scale, "alb-edge") as (proc, info):
+        pids = info["pids"]
+        assert info["edge_url"].startswith("http://127.0.0.1:") and len(pids) >= 6
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
     assert all(gone(p) for p in pids.values()), pids
 
 
 def test_sigkill_of_harness_up_leaves_no_process_behind(time_scale):
     """No cleanup code runs after SIGKILL: the kernel (PR_SET_PDEATHSIG) takes every child down with it,
     nginx included (it runs without a master, so no worker can outlive it)."""
-    env = {**os.environ, "HARNESS_TIME_SCALE": str(time_scale)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", "cloudflare-edge"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        info = json.loads(proc.stdout.readline())
-        proc.kill()
-        proc.wait(timeout=10)
-        # every component leads its own process group: the group must be empty, not just its leader gone
-        wait_until(lambda: all(group_gone(p) for p in info["pids"].values()), 10, f"the groups of {info['pids']}")
-    finally:
-        if proc.poll() is None:
+    with harness_up(time_scale, "cloudflare-edge") as (proc, info):
+        try:
             proc.kill()
-            proc.wait()
-        shutil.rmtree(os.path.dirname(info["log_dir"]), ignore_errors=True)
+            proc.wait(timeout=10)
+            # every component leads its own process group: the group must be empty, not just its leader gone
+            wait_until(lambda: all(group_gone(p) for p in info["pids"].values()), 10, f"the groups of {info['pids']}")
+        finally:
+            shutil.rmtree(os.path.dirname(info["log_dir"]), ignore_errors=True)
