@@ -3,14 +3,29 @@
 # docker.io from Debian if needed and start one dockerd (defaults, no systemd) in the background.
 # The engine's log goes to .cache/dockerd.log. Waits at most HARNESS_DOCKERD_WAIT seconds (60).
 set -euo pipefail
+set -E  # the ERR trap below also fires inside functions and subshells
+trap 'echo "[docker] error: scripts/ensure-docker.sh line $LINENO: \`$BASH_COMMAND\` exited $?" >&2' ERR
 cd "$(dirname "$0")/.."
 root=$(pwd)
 log="$root/.cache/dockerd.log"
 wait_s=${HARNESS_DOCKERD_WAIT:-60}
 say() { printf '\033[1m[docker]\033[0m %s\n' "$*"; }
 engine_answers() { command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; }
-alive() { [ -n "$(ps -p "$1" -o stat= 2>/dev/null | grep -v '^Z')" ]; }  # zombies do not count
-live_dockerd() { ps -C dockerd -o pid=,stat= 2>/dev/null | awk '$2 !~ /^Z/ {print $1; exit}'; }
+# Process checks read /proc directly: no dependency on procps, and no non-zero pipeline status
+# (under `set -o pipefail`, `ps -C dockerd` finding nothing would end this script silently).
+alive() {  # a live, non-zombie process with this pid
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+live_dockerd() {  # pid of a live dockerd, or nothing
+  local d pid
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    [ "$(cat "$d/comm" 2>/dev/null)" = dockerd ] && alive "$pid" && { echo "$pid"; return 0; }
+  done
+  return 0
+}
 sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 
 if engine_answers; then

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Build the real Toxiproxy server and CLI from the Go module proxy into ./bin (pinned, cached).
 set -euo pipefail
+set -E  # the ERR trap below also fires inside functions and subshells
+trap 'echo "[setup] error: scripts/install-toxiproxy.sh line $LINENO: \`$BASH_COMMAND\` exited $?" >&2' ERR
 cd "$(dirname "$0")/.."
 version=${TOXIPROXY_VERSION:-v2.12.0}
 bin="$(pwd)/bin"

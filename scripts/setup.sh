@@ -2,6 +2,8 @@
 # Idempotent, cached setup: Debian packages, the project venv, Toxiproxy (Go build).
 # Re-running when nothing changed takes seconds: each step checks before it acts.
 set -euo pipefail
+set -E  # the ERR trap below also fires inside functions and subshells
+trap 'echo "[setup] error: scripts/setup.sh line $LINENO: \`$BASH_COMMAND\` exited $?" >&2' ERR
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cache="$root/.cache"
