@@ -73,6 +73,7 @@ class ServiceClient(Closing):
             sleep,
             clock,
             resume=profile.features.resume,
+            unknown_codes=profile.codes["unknown"],
         )
 
     def close(self) -> None:
@@ -268,4 +269,6 @@ class ServiceClient(Closing):
             job = None
         if outcome == "ok" and op in ("initiate", "status", "legacy_start") and (job is None or job.job_id is None):
             outcome, error = "info", "bad_body"
+        if outcome == "fail" and op in ("status", "download", "cancel"):
+            error = self.profile.refusal(op, resp.status_code) or error
         return Reply(outcome, resp.status_code, 0.0, job, error, resp.headers.get("location"))

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import httpx
 from httpx_sse import ServerSentEvent
 
-from harness.history import FINISHED, PROXY_TIMEOUT_CODES, Observed, Outcome
+from harness.history import FINISHED, PROXY_TIMEOUT_CODES, UNKNOWN_JOB, Observed, Outcome
 
 V1_PATHS = {
     "initiate": "/v1/download/initiate",
@@ -115,6 +115,15 @@ class ContractProfile:
         f = self.features
         known = {"cancel": f.cancel, "legacy_start": f.legacy_start, "health": f.health, "resume": f.resume}
         return f.idempotency != "none" if op == "idempotency" else known.get(op, True)
+
+    def refusal(self, op: str, code: int) -> str | None:
+        """What a definite refusal means for the checker: `unknown_job` when `code` can only say the job does not
+        exist, `not_ready` when a download is refused because the job has not finished. A profile whose not-ready
+        code is also its unknown code (404 for both) makes a download refusal `not_ready`: the status and stream
+        answers still tell an unknown job apart."""
+        if op == "download" and code in self.codes["not_ready"]:
+            return "not_ready"
+        return UNKNOWN_JOB if code in self.codes["unknown"] else None
 
     def idempotency_headers(self, client_request_id: str | None) -> dict[str, str]:
         """The header that carries the client request id, when the profile puts it in one."""

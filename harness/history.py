@@ -35,6 +35,7 @@ OpKind = Literal["initiate", "status", "stream", "stream_event", "download", "ar
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 FINISHED = TERMINAL | {"expired"}
 PROXY_TIMEOUT_CODES = frozenset({502, 504, 524})
+UNKNOWN_JOB = "unknown_job"  # the `error` of an answer that says the job does not exist (per the target's profile)
 ASYNC_OPS = frozenset({"initiate", "status", "stream", "download", "artifact", "cancel"})
 
 

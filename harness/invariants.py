@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from harness.history import FINISHED, TERMINAL, Record
+from harness.history import FINISHED, TERMINAL, UNKNOWN_JOB, Record
 
 # The contract's legal moves, split by what they do to `attempts` (the count of starts).
 SAME_ATTEMPT: dict[str, frozenset[str]] = {
@@ -133,7 +133,7 @@ class Index:
             self.acks.setdefault(rec.job_id, rec)
         if rec.type != "info" and rec.op in FOLLOWED_OPS and rec.job_id and rec.status:
             self.observations[rec.job_id].append(Obs(rec.invoke_wall, rec.wall, rec))
-        if rec.http_status == 404 and rec.job_id and rec.op in ("status", "stream", "download", "cancel"):
+        if rec.error == UNKNOWN_JOB and rec.job_id:
             self.unknown.setdefault(rec.job_id, rec)
         if rec.op == "stream":
             self.last_connection[rec.follower or rec.op_id] = rec
@@ -208,8 +208,9 @@ def check_lost(ix: Index, deadline_s: float) -> tuple[list[Anomaly], dict[str, s
     """Invariant 1 (and the "never loses" half of 6): the fate of every acknowledged job.
 
     The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
-    it was seen unknown (404) after its acknowledgment, or seen unfinished by an observation invoked after
-    its deadline and never seen finished; `late` when seen unfinished after the deadline but finished later.
+    it was refused as unknown (error `unknown_job`, per the target's profile) after its acknowledgment, or
+    seen unfinished by an observation invoked after its deadline and never seen finished; `late` when seen
+    unfinished after the deadline but finished later.
     A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
     ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
     """
@@ -224,7 +225,8 @@ def check_lost(ix: Index, deadline_s: float) -> tuple[list[Anomaly], dict[str, s
         gone = ix.unknown.get(job_id)
         if gone is not None and gone.invoke_wall > ack.wall:
             fates[job_id] = "lost"
-            found.append(Anomaly("lost_job", job_id, f"acknowledged at {ack.source}, then unknown (404)", (ack, gone)))
+            msg = f"acknowledged at {ack.source}, then unknown (answered {gone.http_status})"
+            found.append(Anomaly("lost_job", job_id, msg, (ack, gone)))
         elif late is not None:
             fates[job_id] = "late" if finished else "lost"
             what = f"finished only at {finished.source}" if finished else "never seen finished"

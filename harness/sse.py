@@ -18,7 +18,7 @@ import httpx
 from httpx_sse import ServerSentEvent
 
 from harness.contract import StreamOptions, classify_exception, classify_status
-from harness.history import TERMINAL, Invocation, Observed, Outcome, Recorder
+from harness.history import TERMINAL, UNKNOWN_JOB, Invocation, Observed, Outcome, Recorder
 
 _LINE = re.compile("\r\n|\r|\n")
 _followers = itertools.count()
@@ -160,10 +160,12 @@ class SseFollower:
         clock: Callable[[], float] = time.monotonic,
         *,
         resume: bool = True,
+        unknown_codes: tuple[int, ...] = (404,),
     ) -> None:
         self._http, self._recorder, self._process, self._observe = http, recorder, process, observe
         self._options, self._sleep, self._clock = options or StreamOptions(), sleep, clock
         self._resume = resume  # False: the target cannot resume, so a reconnection starts a fresh stream
+        self._unknown_codes = unknown_codes  # answers that say the job does not exist (recorded as UNKNOWN_JOB)
 
     def follow(
         self,
@@ -227,6 +229,8 @@ class SseFollower:
         if resp.status_code != 200:
             resp.read()
             outcome, error = classify_status(resp.status_code, (200,))
+            if resp.status_code in self._unknown_codes:
+                error = UNKNOWN_JOB
             return outcome, error, outcome == "fail"
         if "text/event-stream" not in resp.headers.get("content-type", ""):
             return "fail", "not_event_stream", True

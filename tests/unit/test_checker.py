@@ -161,7 +161,7 @@ def test_a_job_seen_unfinished_after_its_deadline_and_never_finished_is_lost() -
 def test_a_job_that_vanishes_after_its_acknowledgment_is_lost() -> None:
     s = Story()
     s.initiate("j1", 0.0)
-    s.op("status", 5.0, 5.1, "fail", job_id="j1", http_status=404, error="http_404")
+    s.op("status", 5.0, 5.1, "fail", job_id="j1", http_status=404, error="unknown_job")
     assert kinds(s.check()) == ["lost_job"]
 
 

@@ -312,7 +312,29 @@ def test_a_checksum_mismatch_is_detected_and_recorded(tmp_path: Path) -> None:
 
 def test_download_of_a_job_not_ready_returns_its_status() -> None:
     reply = client(lambda r: httpx.Response(409, json=status_body("j1", "running", 40, 1))).download("j1", "sha256:0")
-    assert (reply.outcome, reply.http_status, reply.error) == ("fail", 409, "http_409")
+    assert (reply.outcome, reply.http_status, reply.error) == ("fail", 409, "not_ready")
+
+
+def test_a_404_that_means_not_ready_is_not_taken_for_a_lost_job(tmp_path: Path) -> None:
+    """A profile whose download answers 404 until the job is done: that 404 says "not ready", the status
+    endpoint's 404 still says "unknown job", and the checker judges each accordingly (and the control:
+    the same answers read through the reference profile make the download 404 a lost job)."""
+    other = ContractProfile(name="other", codes={"not_ready": (404,), "unknown": (404,)})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/download/initiate":
+            return httpx.Response(202, json=status_body("j1", "queued"))
+        return httpx.Response(404, json={"error": "not ready"})
+
+    for profile, expected in ((other, ["not_ready", []]), (ContractProfile(), ["unknown_job", ["lost_job"]])):
+        path = tmp_path / f"{profile.name}.jsonl"
+        with History(path) as history, client(handler, history=history, profile=profile) as c:
+            c.initiate([10001])
+            reply = c.download("j1", "sha256:0")
+        kinds = [a.kind for a in check(read_history([path]), CheckParams()).anomalies]
+        assert [reply.error, kinds] == expected, profile.name
+    status = client(handler, profile=other).status("j1")
+    assert (status.outcome, status.error) == ("fail", "unknown_job")
 
 
 def test_cancel_and_legacy_start_are_recorded_operations(tmp_path: Path) -> None:
