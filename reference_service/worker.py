@@ -19,6 +19,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bullmq import Worker
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reference_service.jobs import IllegalTransition, JobStatus, JobStore, Keys, now_ms
 from reference_service.redis_conn import REDIS_DOWN, connect
@@ -183,6 +188,18 @@ def _backoff(attempts_made: int, kind: str, err: Exception, job: Any) -> int:
     return err.delay_ms if isinstance(err, RetryableJobError) else 1000
 
 
+def scale_bullmq_backoff(worker: Worker, settings: Settings) -> None:
+    """bullmq's clients (one for commands, one for its blocking wait) retry a lost connection 20 times with an
+    exponential backoff of 1 s base and 20 s cap, in real time. Through the time scale like every other wait of
+    the service: unscaled, a Redis restart at a small scale outlasts the scaled job locks, and the stall check
+    re-runs every running job. At scale 1 this is bullmq's own policy."""
+    base, cap = settings.scaled(1.0), max(settings.scaled(20.0), 0.25)
+    errors = (BusyLoadingError, RedisConnectionError, RedisTimeoutError)
+    for handle in (worker.redisConnection, worker.blockingRedisConnection):
+        if handle is not None:  # None on a non-Redis bullmq backend
+            handle.conn.set_retry(Retry(ExponentialBackoff(cap=cap, base=base), 20, supported_errors=errors))
+
+
 def worker_options(settings: Settings, concurrency: int) -> dict[str, Any]:
     lock_ms = max(2000, settings.scaled_ms(settings.stall_timeout_s))
     return {
@@ -193,6 +210,7 @@ def worker_options(settings: Settings, concurrency: int) -> dict[str, Any]:
         "stalledInterval": max(1000, lock_ms // 2),
         "maxStalledCount": settings.max_attempts + 1,
         "drainDelay": 2,
+        "runRetryDelay": max(100, settings.scaled_ms(15)),  # bullmq's 15 s pause after a failed fetch, scaled
         "settings": {"backoffStrategy": _backoff},
     }
 
@@ -203,6 +221,7 @@ async def run_worker(settings: Settings, concurrency: int) -> None:
         connect(settings.redis_url, socket_timeout=settings.redis_socket_timeout), Keys(settings.key_prefix)
     )
     worker = Worker(settings.queue_name, Processor(settings, store), worker_options(settings, concurrency))
+    scale_bullmq_backoff(worker, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
