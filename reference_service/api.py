@@ -220,7 +220,7 @@ def _routes(app: FastAPI) -> None:
         )
         return EventSourceResponse(
             events,
-            ping=r.settings.scaled(r.settings.heartbeat_s),
+            ping=0,  # the heartbeats come from `job_events` itself (one task less per held stream)
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 

@@ -2,6 +2,11 @@
 
 Pub/sub drops what is published while Redis is away, so it is only a wake-up: every stream re-reads
 the job's durable event log (a Redis stream) on each wake-up and at least once per heartbeat.
+
+A held stream is the API's main cost in memory (thousands can be open at once), so each one keeps little:
+a `Wake` (a flag and, while waiting, one future and one timer) rather than an `asyncio.Event` waited on
+through `asyncio.wait_for` (a deque and a task per wait), and its heartbeats come from its own generator
+rather than from a second task per response.
 """
 
 from __future__ import annotations
@@ -20,17 +25,54 @@ from reference_service.redis_conn import REDIS_DOWN, connect
 
 log = logging.getLogger("reference_service.streaming")
 TERMINAL_EVENTS = frozenset(s.value for s in TERMINAL)
+HEARTBEAT = ServerSentEvent(comment="heartbeat")
+
+
+class Wake:
+    """Set by the notifier, cleared and waited on (with a timeout) by one stream."""
+
+    __slots__ = ("_set", "_waiter")
+
+    def __init__(self) -> None:
+        self._set = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._set = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    async def wait(self, timeout: float) -> None:
+        """Return when set, or after `timeout` seconds."""
+        if self._set:
+            return
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Notifier:
     def __init__(self, redis_url: str, channel: str) -> None:
         self.redis_url = redis_url
         self.channel = channel
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._waiters: dict[str, set[Wake]] = {}
 
     @contextlib.contextmanager
-    def watch(self, job_id: str) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
+    def watch(self, job_id: str) -> Iterator[Wake]:
+        event = Wake()
         self._waiters.setdefault(job_id, set()).add(event)
         try:
             yield event
@@ -69,11 +111,6 @@ class Notifier:
                     await redis.aclose()
 
 
-async def wait_for(event: asyncio.Event, timeout: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), timeout)
-
-
 async def job_events(
     job_id: str,
     last_event_id: int | None,
@@ -82,16 +119,15 @@ async def job_events(
     heartbeat_s: float,
     snapshot: Callable[[dict[str, str]], dict[str, Any]],
 ) -> AsyncIterator[ServerSentEvent]:
-    """Snapshot (unless resuming), then every event after it, ending with exactly one terminal event."""
+    """Snapshot (unless resuming), then every event after it, ending with exactly one terminal event; a comment
+    heartbeat every `heartbeat_s`, whatever else is sent (serve it with the response's own ping off)."""
+    loop = asyncio.get_running_loop()
+    next_heartbeat = loop.time() + heartbeat_s
     with notifier.watch(job_id) as wake:
         if last_event_id is None:
-            h = await store.get(job_id)
-            seq = int(h.get("seq", "1"))
-            terminal = JobStatus(h["status"]).terminal
-            # A finished job's last event is its terminal one: the snapshot sits just before it so the
-            # terminal event still follows, once, with a higher id.
-            last_event_id = seq - 1 if terminal else seq
-            yield ServerSentEvent(data=json.dumps(snapshot(h)), event="snapshot", id=str(last_event_id))
+            first = await _snapshot_event(job_id, store, snapshot)
+            last_event_id = int(first.id or 0)
+            yield first
         while True:
             wake.clear()
             try:
@@ -103,7 +139,21 @@ async def job_events(
                 last_event_id = seq
                 if name in TERMINAL_EVENTS:
                     return
-            await wait_for(wake, heartbeat_s)
+            if loop.time() >= next_heartbeat:
+                yield HEARTBEAT
+                next_heartbeat = loop.time() + heartbeat_s
+            await wake.wait(max(0.0, next_heartbeat - loop.time()))
+
+
+async def _snapshot_event(
+    job_id: str, store: JobStore, snapshot: Callable[[dict[str, str]], dict[str, Any]]
+) -> ServerSentEvent:
+    """The job as it is now. A finished job's last event is its terminal one: the snapshot takes the id just
+    before it, so the terminal event still follows, once, with a higher id."""
+    h = await store.get(job_id)
+    seq = int(h.get("seq", "1"))
+    event_id = seq - 1 if JobStatus(h["status"]).terminal else seq
+    return ServerSentEvent(data=json.dumps(snapshot(h)), event="snapshot", id=str(event_id))
 
 
 async def wait_terminal(
@@ -117,5 +167,5 @@ async def wait_terminal(
                 h = await store.get(job_id)
                 if not h or JobStatus(h["status"]).terminal:
                     return h
-            await wait_for(wake, recheck_s)
+            await wake.wait(recheck_s)
     return None
