@@ -3,7 +3,7 @@
 
 One stack (Redis AOF `always`, two workers) serves every case; it is healed between cases. Each case records its
 own history under --out, so any row can be judged again with `harness check`. Exit 1 when any case shows an
-anomaly the suite does not tolerate.
+anomaly the suite does not tolerate. `reruns` counts jobs that needed more than one attempt (see `reruns`).
 
     .venv/bin/python bench/chaos_soak.py [--jobs 100] [--cases redis-sigkill,api-restart] [--time-scale 0.05]
 """
@@ -22,10 +22,13 @@ from harness.chaos.catalogue import BY_NAME, CASES, ChaosCase, check_params, run
 from harness.chaos.catalogue import workload_config as make_workload_config
 from harness.chaos.target import ChaosStack, heal_stack
 from harness.checker import check, render_text
-from harness.history import History, read_history
+from harness.history import History, Record, read_history
 from harness.stack import Stack, StackConfig
 
-COLUMNS = ("case", "acked", "completed", "failed", "cancelled", "lost", "duplicated", "other", "502s", "wall_s")
+COLUMNS = (
+    *("case", "acked", "completed", "failed", "cancelled"),
+    *("lost", "duplicated", "other", "502s", "reruns", "wall_s"),
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class Row:
     duplicated: int
     other: int
     prompt_502s: int
+    reruns: int
     wall_s: float
 
     def cells(self) -> list[str]:
@@ -61,7 +65,8 @@ def soak_case(stack: ChaosStack, case: ChaosCase, args: argparse.Namespace, out:
     started = time.monotonic()
     with History(path) as history:
         run_case(stack, history, case, config)
-    result = check(read_history(path), params)
+    records = read_history(path)
+    result = check(records, params)
     bad = unexpected(result, case)
     if bad:
         print(render_text(result), file=sys.stderr)
@@ -77,8 +82,20 @@ def soak_case(stack: ChaosStack, case: ChaosCase, args: argparse.Namespace, out:
         jobs["duplicated"],
         others,
         len(tolerated(result, case)),
+        reruns(records),
         time.monotonic() - started,
     )
+
+
+def reruns(records: list[Record]) -> int:
+    """Jobs that ended after more than one attempt (as last seen). The workload plans some failed attempts (the
+    same ones for the same seed), so compare this column between runs of one seed: a fault that makes workers
+    lose their job locks shows as more reruns, not as anomalies."""
+    last: dict[str, int] = {}
+    for r in records:
+        if r.job_id and r.attempts is not None and r.status in ("completed", "failed"):
+            last[r.job_id] = r.attempts
+    return sum(1 for attempts in last.values() if attempts > 1)
 
 
 def table(rows: list[Row]) -> str:
