@@ -11,10 +11,11 @@ An operation the profile declares absent (no cancel, no legacy start) is answere
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -24,13 +25,14 @@ from harness.contract import (
     V1,
     ContractProfile,
     DownloadResult,
+    JobView,
     PollResult,
     Reply,
     Timeouts,
     classify_exception,
     classify_status,
 )
-from harness.history import NullHistory, Observed, OpKind, Recorder
+from harness.history import NullHistory, Observed, OpKind, Outcome, Recorder
 from harness.sse import SseFollower, StreamResult
 
 
@@ -224,27 +226,26 @@ class ServiceClient(Closing):
         inv = self._history.invoke(op, self.client_id, **seen)
         headers = self.profile.idempotency_headers(client_request_id)
         try:
-            resp = (
+            answer = (
                 self._send_with(headers, method, url, body, timeout)
                 if headers
                 else self._send(method, url, body, timeout)
             )
         except httpx.HTTPError as exc:
-            outcome, error = classify_exception(exc)
-            return Reply(outcome, None, self._history.complete(inv, outcome, error=error), error=error)
-        reply = self._reply(op, resp)
-        done: Observed = reply.job.observed() if reply.job is not None else {}
-        done["http_status"] = resp.status_code
-        if reply.error:
-            done["error"] = reply.error
-        return replace(reply, latency_s=self._history.complete(inv, reply.outcome, **done))
+            lost, why = classify_exception(exc)
+            return Reply(lost, None, self._history.complete(inv, lost, error=why), error=why)
+        outcome, job, error = self._judge(op, answer)
+        done: Observed = job.observed() if job is not None else {}
+        done["http_status"] = answer.status_code
+        if error:
+            done["error"] = error
+        latency = self._history.complete(inv, outcome, **done)
+        return Reply(outcome, answer.status_code, latency, job, error, answer.location)
 
-    def _send(
-        self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None
-    ) -> httpx.Response:
+    def _send(self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None) -> Answer:
         """The one plain request/answer exchange under `_call` (raises httpx.HTTPError); the Locust users swap in
         Locust's cheaper HTTP engine here, so every protocol rule and record stays the same whatever carries it."""
-        return self._http.request(method, url, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+        return Answer.of(self._http.request(method, url, json=body, timeout=timeout or httpx.USE_CLIENT_DEFAULT))
 
     def _send_with(
         self,
@@ -253,15 +254,16 @@ class ServiceClient(Closing):
         url: str,
         body: dict[str, Any] | None,
         timeout: httpx.Timeout | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         """A request with extra headers (an idempotency key in a header); always on httpx."""
-        return self._http.request(method, url, json=body, headers=headers, timeout=timeout or httpx.USE_CLIENT_DEFAULT)
+        timeout_ = timeout or httpx.USE_CLIENT_DEFAULT
+        return Answer.of(self._http.request(method, url, json=body, headers=headers, timeout=timeout_))
 
-    def _reply(self, op: OpKind, resp: httpx.Response) -> Reply:
+    def _judge(self, op: OpKind, answer: Answer) -> tuple[Outcome, JobView | None, str | None]:
         """Classify an answer; a success whose body shows no job is indeterminate (the work may have happened)."""
-        outcome, error = classify_status(resp.status_code, self.profile.codes[op])
+        outcome, error = classify_status(answer.status_code, self.profile.codes[op])
         try:
-            data = resp.json() if resp.content else None
+            data = json.loads(answer.content) if answer.content else None
         except ValueError:
             data = None
         job = self.profile.view(data) if isinstance(data, Mapping) else None
@@ -270,5 +272,18 @@ class ServiceClient(Closing):
         if outcome == "ok" and op in ("initiate", "status", "legacy_start") and (job is None or job.job_id is None):
             outcome, error = "info", "bad_body"
         if outcome == "fail" and op in ("status", "download", "cancel"):
-            error = self.profile.refusal(op, resp.status_code) or error
-        return Reply(outcome, resp.status_code, 0.0, job, error, resp.headers.get("location"))
+            error = self.profile.refusal(op, answer.status_code) or error
+        return outcome, job, error
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer as `ServiceClient._call` reads it, whichever engine carried the request."""
+
+    status_code: int
+    content: bytes
+    location: str | None = None
+
+    @classmethod
+    def of(cls, resp: httpx.Response) -> Answer:
+        return cls(resp.status_code, resp.content, resp.headers.get("location"))

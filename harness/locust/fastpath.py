@@ -23,7 +23,7 @@ import httpx
 from geventhttpclient import HTTPClient
 from geventhttpclient.response import HTTPParseError
 
-from harness.clients import ServiceClient
+from harness.clients import Answer, ServiceClient
 
 _JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -44,9 +44,7 @@ class FastServiceClient(ServiceClient):
         self._fast.close()
         super().close()
 
-    def _send(
-        self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None
-    ) -> httpx.Response:
+    def _send(self, method: str, url: str, body: dict[str, Any] | None, timeout: httpx.Timeout | None) -> Answer:
         if timeout is not None:  # a request with its own (long) bound: the legacy start
             return super()._send(method, url, body, timeout)
         payload = None if body is None else json.dumps(body).encode()
@@ -56,8 +54,7 @@ class FastServiceClient(ServiceClient):
         except (OSError, HTTPParseError) as exc:
             raise as_httpx_error(exc, method, url) from exc
         location = resp.get("location")
-        headers = [("location", str(location))] if location else None
-        return httpx.Response(resp.status_code, headers=headers, content=content)
+        return Answer(resp.status_code, content, None if location is None else str(location))
 
 
 @functools.cache
