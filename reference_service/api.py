@@ -217,6 +217,7 @@ def _routes(app: FastAPI) -> None:
             r.notifier,
             r.settings.scaled(r.settings.heartbeat_s),
             lambda x: status_body(x, r.settings),
+            current=h,
         )
         return EventSourceResponse(
             events,

@@ -118,16 +118,19 @@ async def job_events(
     notifier: Notifier,
     heartbeat_s: float,
     snapshot: Callable[[dict[str, str]], dict[str, Any]],
+    current: dict[str, str] | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Snapshot (unless resuming), then every event after it, ending with exactly one terminal event; a comment
-    heartbeat every `heartbeat_s`, whatever else is sent (serve it with the response's own ping off)."""
+    heartbeat every `heartbeat_s`, whatever else is sent (serve it with the response's own ping off).
+    `current` is the job's hash if the caller has just read it (the snapshot then needs no second read)."""
     loop = asyncio.get_running_loop()
     next_heartbeat = loop.time() + heartbeat_s
     with notifier.watch(job_id) as wake:
         if last_event_id is None:
-            first = await _snapshot_event(job_id, store, snapshot)
+            first = _snapshot_event(current or await store.get(job_id), snapshot)
             last_event_id = int(first.id or 0)
             yield first
+        current = None  # not kept for the life of the stream
         while True:
             wake.clear()
             try:
@@ -145,12 +148,9 @@ async def job_events(
             await wake.wait(max(0.0, next_heartbeat - loop.time()))
 
 
-async def _snapshot_event(
-    job_id: str, store: JobStore, snapshot: Callable[[dict[str, str]], dict[str, Any]]
-) -> ServerSentEvent:
+def _snapshot_event(h: dict[str, str], snapshot: Callable[[dict[str, str]], dict[str, Any]]) -> ServerSentEvent:
     """The job as it is now. A finished job's last event is its terminal one: the snapshot takes the id just
     before it, so the terminal event still follows, once, with a higher id."""
-    h = await store.get(job_id)
     seq = int(h.get("seq", "1"))
     event_id = seq - 1 if JobStatus(h["status"]).terminal else seq
     return ServerSentEvent(data=json.dumps(snapshot(h)), event="snapshot", id=str(event_id))
