@@ -132,19 +132,21 @@ async def job_events(
             yield first
         current = None  # not kept for the life of the stream
         while True:
+            if loop.time() >= next_heartbeat:
+                yield HEARTBEAT
+                next_heartbeat = loop.time() + heartbeat_s
             wake.clear()
             try:
-                entries = await store.events_after(job_id, last_event_id)
-            except REDIS_DOWN:
+                # A Redis that hangs must not hold the next heartbeat back: the read gets until then.
+                async with asyncio.timeout_at(next_heartbeat):
+                    entries = await store.events_after(job_id, last_event_id)
+            except (TimeoutError, *REDIS_DOWN):
                 entries = []
             for seq, name, data in entries:
                 yield ServerSentEvent(data=data, event=name, id=str(seq))
                 last_event_id = seq
                 if name in TERMINAL_EVENTS:
                     return
-            if loop.time() >= next_heartbeat:
-                yield HEARTBEAT
-                next_heartbeat = loop.time() + heartbeat_s
             await wake.wait(max(0.0, next_heartbeat - loop.time()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -75,6 +76,35 @@ def test_heartbeats_keep_the_largest_gap_under_the_interval(service, time_scale)
     assert len(read.heartbeats) >= 2
     # the stream may be written in two chunks per event; the largest silence is what a proxy's idle timer sees
     assert max(read.gaps) <= interval * 1.2 + 0.05, (max(read.gaps), interval)
+
+
+def test_heartbeats_keep_coming_while_redis_hangs(service, time_scale):
+    """A Redis that stops answering (SIGSTOP) must not silence a held stream: a read that hangs is given up at
+    the next heartbeat. The API here waits 60 s (modelled) on Redis, so a heartbeat that waited for the read
+    would come two of those late, and the largest silence would be the whole pause."""
+    interval, pause = 15 * time_scale, 60 * time_scale
+    url = service.extra_api(REFERENCE_REDIS_TIMEOUT_S="60")
+    job = new_job(service, durationMs=600_000)
+    gaps: list[float] = []
+    with httpx.Client(timeout=httpx.Timeout(10, read=pause + 10)) as c:
+        with c.stream("GET", f"{url}/v1/download/stream/{job}") as r:
+            lines = r.iter_lines()
+            while next(lines) != "":  # the snapshot event
+                pass
+            service.redis.signal(signal.SIGSTOP)
+            try:
+                last = paused = time.monotonic()
+                for _ in lines:
+                    now = time.monotonic()
+                    gaps.append(now - last)
+                    last = now
+                    if now - paused >= pause:
+                        break
+            finally:
+                service.redis.signal(signal.SIGCONT)
+        c.post(f"{service.url}/v1/download/cancel/{job}")
+    assert len(gaps) >= 2 * pause / interval - 1, gaps  # two lines per heartbeat: the comment and its blank line
+    assert max(gaps) <= interval * 1.2 + 0.05, (max(gaps), interval)
 
 
 def test_disconnect_and_resume_with_last_event_id_loses_no_event(service, time_scale):
