@@ -106,16 +106,29 @@ def test_redis_partition_and_pause_are_503_then_recover(stack):
             wait_until(lambda c=c: c.get("/health").status_code == 200, 10, f"recovery after {fault!r}")
 
 
+# bullmq job locks at the test scale: 2 s, renewed every 1 s (see reference_service.worker.worker_options).
+LOCK_RENEW_S = 1.0
+
+
 def test_redis_sigkill_mid_jobs_loses_nothing_and_reruns_nothing(stack, time_scale):
-    """Every job completes, in its first attempt: the workers' Redis backoff follows the time scale, so they
-    reconnect (through the `redis` proxy) well within their job locks. With bullmq's real-time backoff (2 s,
-    4 s...) the scaled locks expired during the reconnection and the stall check re-ran the running jobs."""
+    """Every job completes; and when Redis is back within a quarter of a lock renewal period, in its first attempt: the
+    workers' Redis backoff follows the time scale, so they reconnect (through the `redis` proxy) before any lock
+    lapses. With bullmq's real-time backoff (2 s, 4 s...) the locks expired during the reconnection and the stall
+    check re-ran running jobs. A slower restart (a container's stop and start) may let a lock lapse: a re-run is
+    then the stall check doing its job, and only completion is required."""
     jobs = [job for ms in (10_000, 20_000, 30_000, 40_000) for job in start_jobs(stack, 8, ms)]  # workers busy
     with RedisRestart(graceful=False).on(stack) as fault:
         assert fault.windows and fault.windows[0].kind
+    window = fault.windows[0]
+    outage = (window.end_mono or time.monotonic()) - window.start_mono
     final = wait_terminal(stack, jobs, job_timeout(time_scale, 150))
     assert statuses(final) == {"completed"}, final
-    assert {job: body["attempts"] for job, body in final.items() if body["attempts"] != 1} == {}
+    reruns = {job: body["attempts"] for job, body in final.items() if body["attempts"] != 1}
+    print(f"Redis restart took {outage:.2f} s; {len(reruns)} job(s) re-run")
+    # Reconnection retries come 0.1, 0.3, 0.7 s after the kill (scaled backoff): Redis back by 0.25 s means
+    # reconnected by 0.3 s, well before a lock renewed up to 1 s earlier lapses at 2 s.
+    if outage < LOCK_RENEW_S / 4:
+        assert reruns == {}, f"Redis was back after {outage:.2f} s, yet jobs were re-run: {reruns}"
 
 
 def test_worker_sigkill_then_reclaim(stack, time_scale):
