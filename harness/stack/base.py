@@ -1,12 +1,12 @@
 """What every stack backend offers faults and clients, written once: the time scale, the Toxiproxy client,
-the endpoints (only while running), itself as the ProcessControl, and `with` closing it."""
+the endpoints (only while running), itself as the ProcessControl over its components, and `with` closing it."""
 
 from __future__ import annotations
 
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Self
+from typing import Protocol, Self
 
 from harness.closing import Closing
 from harness.errors import StackStartError
@@ -14,6 +14,25 @@ from harness.stack.config import Endpoints, StackConfig
 from harness.toxiproxy import ToxiproxyClient
 
 NOT_RUNNING = "the stack is not running; use it inside `with Stack(...) as stack:`"
+
+
+class Component(Protocol):
+    """One part of a stack as the backends run it: a local process (ManagedProcess) or a container
+    (ManagedContainer)."""
+
+    @property
+    def alive(self) -> bool: ...
+
+    @property
+    def pid(self) -> int | None: ...
+
+    def signal(self, sig: int) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def start(self) -> None: ...
+
+    def restart(self, *, graceful: bool = True) -> None: ...
 
 
 class StackSurface(Closing):
@@ -68,3 +87,31 @@ class StackSurface(Closing):
     @property
     def processes(self) -> Self:
         return self
+
+    # --- ProcessControl (harness.fault_base) ---------------------------------------------------------
+    def _proc(self, component: str) -> Component:
+        """The named component; a ConfigError naming the ones there are when it does not exist."""
+        raise NotImplementedError
+
+    def _follow(self) -> None:
+        """After a component (re)started: re-read what may have moved with it (a container's published ports)."""
+
+    def signal(self, component: str, sig: int) -> None:
+        """Send `sig`; SIGSTOP/SIGCONT pause and resume it (a container: docker pause/unpause)."""
+        self._proc(component).signal(sig)
+
+    def restart(self, component: str, *, graceful: bool = True) -> None:
+        self._proc(component).restart(graceful=graceful)
+        self._follow()
+
+    def stop(self, component: str) -> None:
+        self._proc(component).stop()
+
+    def start(self, component: str) -> None:
+        proc = self._proc(component)
+        if not proc.alive:
+            proc.start()
+            self._follow()
+
+    def pid(self, component: str) -> int | None:
+        return self._proc(component).pid

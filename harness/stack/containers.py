@@ -86,26 +86,6 @@ class ContainerStack(StackSurface):
             raise ConfigError(f"no component {component!r}; this stack has {', '.join(self.components())}")
         return self._parts[component]
 
-    def signal(self, component: str, sig: int) -> None:
-        """`docker kill --signal`; SIGSTOP/SIGCONT pause/unpause the container (see ManagedContainer.signal)."""
-        self._proc(component).signal(sig)
-
-    def restart(self, component: str, *, graceful: bool = True) -> None:
-        self._proc(component).restart(graceful=graceful)
-        self._follow()
-
-    def stop(self, component: str) -> None:
-        self._proc(component).stop()
-
-    def start(self, component: str) -> None:
-        proc = self._proc(component)
-        if not proc.alive:
-            proc.start()
-            self._follow()
-
-    def pid(self, component: str) -> int | None:
-        return self._proc(component).pid
-
     def pids(self) -> dict[str, int]:
         """The host pid of each running container's init process (Toxiproxy's too), for diagnosis."""
         found = {name: part.pid for name, part in self._parts.items()}

@@ -58,23 +58,6 @@ class LocalStack(StackSurface):
         except KeyError:
             raise ConfigError(f"no component {component!r}; this stack has {', '.join(self._procs)}") from None
 
-    def signal(self, component: str, sig: int) -> None:
-        self._proc(component).signal(sig)
-
-    def restart(self, component: str, *, graceful: bool = True) -> None:
-        self._proc(component).restart(graceful=graceful)
-
-    def stop(self, component: str) -> None:
-        self._proc(component).stop()
-
-    def start(self, component: str) -> None:
-        proc = self._proc(component)
-        if not proc.alive:
-            proc.start()
-
-    def pid(self, component: str) -> int | None:
-        return self._proc(component).pid
-
     def pids(self) -> dict[str, int]:
         """Every child process by component (and the Toxiproxy server), for diagnosis and teardown checks."""
         out = {name: proc.pid for name, proc in self._procs.items() if proc.pid is not None}
