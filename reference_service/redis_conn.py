@@ -10,6 +10,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ConnectionRefusedError, OSError)
+RETRIED = (BusyLoadingError, RedisConnectionError, RedisTimeoutError)  # what a client retries (ours and bullmq's)
 
 
 def connect(url: str, *, socket_timeout: float | None = 1.0, decode_responses: bool = False) -> Redis:
@@ -19,7 +20,7 @@ def connect(url: str, *, socket_timeout: float | None = 1.0, decode_responses: b
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout or 1.0,
         retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-        retry_on_error=[BusyLoadingError, RedisConnectionError, RedisTimeoutError],
+        retry_on_error=list(RETRIED),
         decode_responses=decode_responses,
         max_connections=512,
     )

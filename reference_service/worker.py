@@ -21,12 +21,9 @@ from typing import Any, TypeVar
 from bullmq import Worker
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import BusyLoadingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from reference_service.jobs import IllegalTransition, JobStatus, JobStore, Keys, now_ms
-from reference_service.redis_conn import REDIS_DOWN, connect
+from reference_service.redis_conn import REDIS_DOWN, RETRIED, connect
 from reference_service.settings import Settings
 from reference_service.storage import write_artifact
 
@@ -194,10 +191,9 @@ def scale_bullmq_backoff(worker: Worker, settings: Settings) -> None:
     the service: unscaled, a Redis restart at a small scale outlasts the scaled job locks, and the stall check
     re-runs every running job. At scale 1 this is bullmq's own policy."""
     base, cap = settings.scaled(1.0), max(settings.scaled(20.0), 0.25)
-    errors = (BusyLoadingError, RedisConnectionError, RedisTimeoutError)
     for handle in (worker.redisConnection, worker.blockingRedisConnection):
         if handle is not None:  # None on a non-Redis bullmq backend
-            handle.conn.set_retry(Retry(ExponentialBackoff(cap=cap, base=base), 20, supported_errors=errors))
+            handle.conn.set_retry(Retry(ExponentialBackoff(cap=cap, base=base), 20, supported_errors=RETRIED))
 
 
 def worker_options(settings: Settings, concurrency: int) -> dict[str, Any]:
