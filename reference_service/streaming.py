@@ -39,8 +39,8 @@ class Wake:
 
     def set(self) -> None:
         self._set = True
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._waiter is not None:
+            _release(self._waiter)
 
     def clear(self) -> None:
         self._set = False
@@ -72,25 +72,25 @@ class Notifier:
 
     @contextlib.contextmanager
     def watch(self, job_id: str) -> Iterator[Wake]:
-        event = Wake()
-        self._waiters.setdefault(job_id, set()).add(event)
+        wake = Wake()
+        self._waiters.setdefault(job_id, set()).add(wake)
         try:
-            yield event
+            yield wake
         finally:
             waiters = self._waiters.get(job_id)
             if waiters is not None:
-                waiters.discard(event)
+                waiters.discard(wake)
                 if not waiters:
                     del self._waiters[job_id]
 
     def _wake(self, job_id: str) -> None:
-        for event in self._waiters.get(job_id, ()):
-            event.set()
+        for wake in self._waiters.get(job_id, ()):
+            wake.set()
 
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
-            for event in waiters:
-                event.set()
+            for wake in waiters:
+                wake.set()
 
     async def run(self) -> None:
         """Subscribe, dispatch, and resubscribe after an outage (waking everyone to re-read)."""
