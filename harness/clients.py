@@ -10,6 +10,7 @@ An operation the profile declares absent (no cancel, no legacy start) is answere
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -75,7 +76,7 @@ class ServiceClient(Closing):
             sleep,
             clock,
             resume=profile.features.resume,
-            unknown_codes=profile.codes["unknown"],
+            refusal=functools.partial(profile.refusal, "stream"),
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ proxy's idle timer from firing is any byte, not an event. The follower resumes a
 from __future__ import annotations
 
 import codecs
+import functools
 import itertools
 import re
 import time
@@ -17,10 +18,11 @@ from dataclasses import dataclass, field, fields
 import httpx
 from httpx_sse import ServerSentEvent
 
-from harness.contract import StreamOptions, classify_exception, classify_status
-from harness.history import TERMINAL, UNKNOWN_JOB, Invocation, Observed, Outcome, Recorder
+from harness.contract import V1, StreamOptions, classify_exception, classify_status
+from harness.history import TERMINAL, Invocation, Observed, Outcome, Recorder
 
 _LINE = re.compile("\r\n|\r|\n")
+V1_STREAM_REFUSAL = functools.partial(V1.refusal, "stream")  # a refused stream read the v1 way
 _followers = itertools.count()
 
 
@@ -160,12 +162,12 @@ class SseFollower:
         clock: Callable[[], float] = time.monotonic,
         *,
         resume: bool = True,
-        unknown_codes: tuple[int, ...] = (404,),
+        refusal: Callable[[int], str | None] = V1_STREAM_REFUSAL,
     ) -> None:
         self._http, self._recorder, self._process, self._observe = http, recorder, process, observe
         self._options, self._sleep, self._clock = options or StreamOptions(), sleep, clock
         self._resume = resume  # False: the target cannot resume, so a reconnection starts a fresh stream
-        self._unknown_codes = unknown_codes  # answers that say the job does not exist (recorded as UNKNOWN_JOB)
+        self._refusal = refusal  # what a refused stream means (`ContractProfile.refusal`: an unknown job...)
 
     def follow(
         self,
@@ -229,8 +231,8 @@ class SseFollower:
         if resp.status_code != 200:
             resp.read()
             outcome, error = classify_status(resp.status_code, (200,))
-            if resp.status_code in self._unknown_codes:
-                error = UNKNOWN_JOB
+            if outcome == "fail":
+                error = self._refusal(resp.status_code) or error
             return outcome, error, outcome == "fail"
         if "text/event-stream" not in resp.headers.get("content-type", ""):
             return "fail", "not_event_stream", True
