@@ -39,18 +39,13 @@ class HarnessStatus(users.JobUser):
         self.service.status(JOB_ID)
 
 
-class HttpxStatus(users.JobUser):
-    def wait_time(self) -> float:
-        return 0.0
+class HttpxStatus(HarnessStatus):
+    """HarnessStatus with its requests on httpx instead of geventhttpclient."""
 
     def on_start(self) -> None:
         super().on_start()
         rt = self.rt
         self.service = ServiceClient(self.host or "", rt.recorder, rt.client_id("httpx"), timeouts=rt.timeouts)  # type: ignore[assignment]
-
-    @task
-    def poll(self) -> None:
-        self.service.status(JOB_ID)
 
 
 class HeldStream(users.JobUser):
