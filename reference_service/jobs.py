@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
+
+from reference_service.redis_conn import redis_retry
 
 
 class JobStatus(StrEnum):
@@ -71,6 +74,10 @@ class Keys:
     def events(self, job_id: str) -> str:
         return f"{self.prefix}:job:{job_id}:events"
 
+    def writes(self, job_id: str) -> str:
+        """write id -> the event seq it produced: how a re-sent transition is recognised."""
+        return f"{self.prefix}:job:{job_id}:writes"
+
     def idempotency(self, client_request_id: str) -> str:
         return f"{self.prefix}:idem:{client_request_id}"
 
@@ -101,28 +108,38 @@ redis.call('PUBLISH', ARGV[3], ARGV[1])
 return {1, ARGV[1]}
 """
 
-# KEYS: job hash, event stream. ARGV: target, allowed sources (comma list), event name, channel, mode,
-# expected attempts ("" = any), field/value pairs. A writer that names its attempt is refused once another
-# attempt has started (a zombie worker cannot overwrite its successor). mode "start": attempts += 1;
-# mode "tick": progress may not decrease. Returns {1|0|-1, status before, seq}.
+# KEYS: job hash, event stream, applied writes. ARGV: target, allowed sources (comma list), event name, channel,
+# mode, expected attempts ("" = any), write id, field/value pairs. A writer that names its attempt is refused
+# once another attempt has started (a zombie worker cannot overwrite its successor). mode "start":
+# attempts += 1; mode "tick": progress may not decrease. Returns {1|0|-1, status before, seq, attempts}.
+# A Redis client re-sends a call whose reply it lost (a timeout, a reset): the command may have run already, and
+# then every copy runs. Each logical write carries one id for all its copies; a copy whose id was applied
+# answers what the first copy did and writes nothing, so no move (a start's attempts += 1 above all) runs twice.
 _TRANSITION = """
+local done = redis.call('HGET', KEYS[3], ARGV[7])
+if done then return {1, 'replayed', tonumber(done), tonumber(redis.call('HGET', KEYS[1], 'attempts') or 0)} end
 local cur = redis.call('HGET', KEYS[1], 'status')
-if not cur then return {-1, '', 0} end
+if not cur then return {-1, '', 0, 0} end
 local ok = false
 for src in string.gmatch(ARGV[2], '[^,]+') do if src == cur then ok = true end end
-if not ok then return {0, cur, 0} end
-if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[6] then return {0, cur, 0} end
+if not ok then return {0, cur, 0, 0} end
+if ARGV[6] ~= '' and redis.call('HGET', KEYS[1], 'attempts') ~= ARGV[6] then return {0, cur, 0, 0} end
 if ARGV[5] == 'tick' then
-  for i = 7, #ARGV, 2 do
+  for i = 8, #ARGV, 2 do
     if ARGV[i] == 'progress' and tonumber(ARGV[i + 1]) < tonumber(redis.call('HGET', KEYS[1], 'progress')) then
-      return {0, cur, 0}
+      return {0, cur, 0, 0}
     end
   end
 end
-if #ARGV >= 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 7)) end
+if #ARGV >= 8 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
 if ARGV[5] == 'start' then redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('HSET', KEYS[3], ARGV[7], seq)
+if redis.call('PTTL', KEYS[3]) < 0 then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
+end
 local h = redis.call('HMGET', KEYS[1], 'jobId', 'progress', 'completedFiles', 'totalFiles', 'attempts',
                      'checksum', 'size', 'error')
 local payload = {jobId=h[1], status=ARGV[1], progress=tonumber(h[2]), completedFiles=tonumber(h[3]),
@@ -131,8 +148,18 @@ if h[6] and h[6] ~= '' then payload['checksum'] = h[6]; payload['size'] = tonumb
 if h[8] and h[8] ~= '' then payload['error'] = cjson.decode(h[8]) end
 redis.call('XADD', KEYS[2], seq .. '-0', 'event', ARGV[3], 'data', cjson.encode(payload))
 redis.call('PUBLISH', ARGV[4], payload['jobId'])
-return {1, cur, seq}
+return {1, cur, seq, tonumber(h[5])}
 """
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a transition wrote: its event seq, the job's attempts after it, and whether this call was a re-send
+    of a write Redis had already applied (then it wrote nothing)."""
+
+    seq: int
+    attempts: int
+    replayed: bool = False
 
 
 class IllegalTransition(Exception):
@@ -192,8 +219,10 @@ class JobStore:
         mode: str = "set",
         attempt: int | None = None,
         event: str | None = None,
-    ) -> int:
-        """Move a job to `target` if the table allows it; returns the event seq, raises IllegalTransition."""
+        retry_s: float = 0.0,
+    ) -> Applied:
+        """Move a job to `target` if the table allows it, raise IllegalTransition if not. With `retry_s`, a Redis
+        outage is retried for that long; every copy sent carries the same write id, so the move applies once."""
         fields = dict(fields or {})
         fields["updatedAt"] = now_ms()
         args: list[Any] = [
@@ -203,12 +232,14 @@ class JobStore:
             self.keys.channel,
             mode,
             "" if attempt is None else str(attempt),
+            uuid.uuid4().hex,
             *_pairs(fields),
         ]
-        ok, current, seq = await self._transition(keys=[self.keys.job(job_id), self.keys.events(job_id)], args=args)
+        keys = [self.keys.job(job_id), self.keys.events(job_id), self.keys.writes(job_id)]
+        ok, current, seq, attempts = await redis_retry(lambda: self._transition(keys=keys, args=args), retry_s)
         if ok != 1:
             raise IllegalTransition(job_id, _text(current), target)
-        return int(seq)
+        return Applied(int(seq), int(attempts), replayed=_text(current) == "replayed")
 
     async def events_after(self, job_id: str, after: int, count: int = 500) -> list[tuple[int, str, str]]:
         """Events with seq > after, oldest first: (seq, event name, JSON data)."""

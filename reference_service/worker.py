@@ -9,26 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import hashlib
 import json
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from bullmq import Worker
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from reference_service.jobs import IllegalTransition, JobStatus, JobStore, Keys, now_ms
-from reference_service.redis_conn import REDIS_DOWN, RETRIED, connect
+from reference_service.redis_conn import RETRIED, connect, redis_retry
 from reference_service.settings import Settings
 from reference_service.storage import write_artifact
 
 log = logging.getLogger("reference_service.worker")
-T = TypeVar("T")
 STEPS = 20
 
 
@@ -48,18 +45,7 @@ def default_duration_s(job_id: str, settings: Settings) -> float:
     return settings.min_duration_s + frac * span
 
 
-async def redis_retry(call: Callable[[], Awaitable[T]], budget_s: float = 8.0) -> T:
-    """Retry a Redis write through a short outage (restart, partition); give up after a real-time budget."""
-    deadline = time.monotonic() + budget_s
-    delay = 0.05
-    while True:
-        try:
-            return await call()
-        except REDIS_DOWN:
-            if time.monotonic() + delay > deadline:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.5)
+REDIS_RETRY_S = 8.0  # how long a worker's Redis write is retried through an outage (real time)
 
 
 class Processor:
@@ -71,7 +57,7 @@ class Processor:
 
     async def __call__(self, job: Any, token: str) -> str:
         job_id = job.data["jobId"]
-        h = await redis_retry(lambda: self.store.get(job_id))
+        h = await redis_retry(lambda: self.store.get(job_id), REDIS_RETRY_S)
         if not h or JobStatus(h["status"]).terminal:
             return "skipped"
         attempts = int(h.get("attempts", "0"))
@@ -82,10 +68,12 @@ class Processor:
         if not h.get("startedAt"):
             fields["startedAt"] = now_ms()
         try:
-            await redis_retry(lambda: self.store.transition(job_id, JobStatus.RUNNING, fields, mode="start"))
+            started = await self.store.transition(
+                job_id, JobStatus.RUNNING, fields, mode="start", retry_s=REDIS_RETRY_S
+            )
         except IllegalTransition:
             return "skipped"
-        return await self._attempt(job_id, h, attempts + 1)
+        return await self._attempt(job_id, h, started.attempts)
 
     async def _attempt(self, job_id: str, h: dict[str, str], attempt: int) -> str:
         beat = _Heartbeat()
@@ -96,7 +84,7 @@ class Processor:
                 await asyncio.shield(work)
             return "completed"
         except IllegalTransition:
-            return "superseded"  # cancelled, or another attempt took over: nothing more to write
+            return await self._superseded(job_id, attempt)
         except TimeoutError:
             work.cancel()
             return await self._retry_or_fail(job_id, attempt, "timeout", "job exceeded its time limit")
@@ -110,6 +98,23 @@ class Processor:
             watchdog.cancel()
             if not work.done():
                 work.cancel()
+
+    async def _superseded(self, job_id: str, attempt: int) -> str:
+        """A write of this attempt was refused: the job was cancelled or ended, or its attempts moved on. Only the
+        holder of the queue's lock runs a job, and that is this call, so if the job is still live no one else will
+        finish it: hand it back to the queue for a fresh attempt instead of leaving it stranded. (If the lock was
+        lost to another worker, the queue refuses this hand-back and the other worker's attempt goes on.)"""
+        h = await redis_retry(lambda: self.store.get(job_id), REDIS_RETRY_S)
+        if not h or JobStatus(h["status"]).terminal:
+            return "superseded"
+        log.warning(
+            "job %s: attempt %d was fenced off (attempts=%s, %s); reclaiming it",
+            job_id,
+            attempt,
+            h.get("attempts"),
+            h.get("status"),
+        )
+        raise RetryableJobError("superseded", f"attempt {attempt} was superseded", self.settings.scaled_ms(1))
 
     async def _watch(self, work: asyncio.Future[None], beat: _Heartbeat) -> None:
         limit = self.settings.scaled(self.settings.stall_timeout_s)
@@ -138,15 +143,13 @@ class Processor:
                 "completedFiles": total * step // STEPS,
                 "heartbeatAt": now_ms(),
             }
-            await redis_retry(
-                functools.partial(
-                    self.store.transition, job_id, JobStatus.RUNNING, fields, mode="tick", attempt=attempt
-                )
+            await self.store.transition(
+                job_id, JobStatus.RUNNING, fields, mode="tick", attempt=attempt, retry_s=REDIS_RETRY_S
             )
-        await redis_retry(lambda: self.store.transition(job_id, JobStatus.PROCESSING_ARTIFACTS, attempt=attempt))
+        await self.store.transition(job_id, JobStatus.PROCESSING_ARTIFACTS, attempt=attempt, retry_s=REDIS_RETRY_S)
         size, checksum = await asyncio.to_thread(write_artifact, self.settings.artifact_dir, job_id, file_ids)
         done = {"size": size, "checksum": checksum, "completedAt": now_ms(), "progress": 100, "completedFiles": total}
-        await redis_retry(lambda: self.store.transition(job_id, JobStatus.COMPLETED, done, attempt=attempt))
+        await self.store.transition(job_id, JobStatus.COMPLETED, done, attempt=attempt, retry_s=REDIS_RETRY_S)
 
     async def _retry_or_fail(self, job_id: str, attempt: int, code: str, message: str) -> str:
         if attempt >= self.settings.max_attempts:
@@ -154,21 +157,23 @@ class Processor:
             return "failed"
         error = {"code": code, "message": message, "retryable": True}
         try:
-            await redis_retry(
-                lambda: self.store.transition(job_id, JobStatus.QUEUED, {"error": error}, attempt=attempt)
+            await self.store.transition(
+                job_id, JobStatus.QUEUED, {"error": error}, attempt=attempt, retry_s=REDIS_RETRY_S
             )
         except IllegalTransition:
-            return "superseded"
+            return await self._superseded(job_id, attempt)
         delay = self.settings.scaled_ms(self.settings.backoff_s[min(attempt, len(self.settings.backoff_s)) - 1])
         raise RetryableJobError(code, message, delay)
 
     async def _fail(self, job_id: str, code: str, message: str, attempt: int | None) -> None:
         error = {"code": code, "message": message, "retryable": False}
         with contextlib.suppress(IllegalTransition):
-            await redis_retry(
-                lambda: self.store.transition(
-                    job_id, JobStatus.FAILED, {"error": error, "completedAt": now_ms()}, attempt=attempt
-                )
+            await self.store.transition(
+                job_id,
+                JobStatus.FAILED,
+                {"error": error, "completedAt": now_ms()},
+                attempt=attempt,
+                retry_s=REDIS_RETRY_S,
             )
 
 
