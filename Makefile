@@ -10,7 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	@$(PY) -m harness.demo
+	@$(PY) -m harness.cli.demo
 
 test: setup lint typecheck
 	@bash scripts/run-tests.sh

@@ -22,7 +22,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from harness.chaos.catalogue import check_params
 from harness.chaos.machine import ChaosMachine, machine_settings
-from harness.chaos.target import heal_stack
+from harness.faults.recording import heal_stack
 from harness.stack import Stack, StackConfig
 
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)

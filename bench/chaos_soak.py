@@ -20,9 +20,9 @@ from pathlib import Path
 
 from harness.chaos.catalogue import BY_NAME, CASES, ChaosCase, check_params, run_case, tolerated, unexpected
 from harness.chaos.catalogue import workload_config as make_workload_config
-from harness.chaos.target import ChaosStack, heal_stack
-from harness.checker import check, render_text
-from harness.history import History, Record, read_history
+from harness.faults.recording import ChaosStack, heal_stack
+from harness.judge.checker import check, render_text
+from harness.judge.history import History, Record, read_history
 from harness.stack import Stack, StackConfig
 
 COLUMNS = (

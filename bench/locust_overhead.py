@@ -28,10 +28,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness.core.net import free_port, http_ok  # noqa: E402
+from harness.core.processes import ManagedProcess  # noqa: E402
+from harness.fronts.nginx import nginx_binary  # noqa: E402
 from harness.stack import Stack, StackConfig  # noqa: E402
-from harness.stack.components import http_ok  # noqa: E402
-from harness.stack.nginx import nginx_binary  # noqa: E402
-from harness.stack.processes import ManagedProcess, free_port  # noqa: E402
 
 LOCUST = Path(sys.executable).with_name("locust")
 STATUS_BODY = {"jobId": "x", "status": "running", "progress": 0.5, "attempts": 1, "nextPollInMs": 5000}

@@ -36,8 +36,9 @@ import redis
 import uvloop
 from _loadgen import Plan, get, post_json, run
 
-from harness.stack.components import api_process, http_ok, redis_process, service_env, worker_process
-from harness.stack.processes import ManagedProcess, free_port
+from harness.core.net import free_port, http_ok
+from harness.core.processes import ManagedProcess
+from harness.stack.components import api_process, redis_process, service_env, worker_process
 from reference_service.jobs import Keys
 
 FLOOR_APP = Path(__file__).resolve().with_name("floor_app.py")

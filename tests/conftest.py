@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from harness.core.net import free_port
+from harness.core.processes import ManagedProcess
+from harness.core.timescale import time_scale_from_env
 from harness.stack.components import api_process, redis_process, service_env, worker_process
-from harness.stack.processes import ManagedProcess, free_port
-from harness.timescale import time_scale_from_env
 
 T = TypeVar("T")
 os.environ.setdefault("HARNESS_TIME_SCALE", "0.05")

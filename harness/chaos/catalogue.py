@@ -12,9 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.chaos.target import ChaosStack, RecordingTarget
-from harness.checker import CheckParams, CheckResult
-from harness.fault_compose import Timed
+from harness.clients.workload import Workload, WorkloadConfig, WorkloadSummary
+from harness.core.timescale import scaled
 from harness.faults import (
     ApiRestart,
     Fault,
@@ -25,12 +24,13 @@ from harness.faults import (
     Timeout,
     WorkerKill,
 )
-from harness.history import History
-from harness.invariants import Anomaly
-from harness.stack.nginx import load_proxy_config
-from harness.stack.timeouts import chain_timers
-from harness.timescale import scaled
-from harness.workload import Workload, WorkloadConfig, WorkloadSummary
+from harness.faults.compose import Timed
+from harness.faults.recording import ChaosStack, RecordingTarget
+from harness.fronts.nginx import load_proxy_config
+from harness.fronts.timers import chain_timers
+from harness.judge.checker import CheckParams, CheckResult
+from harness.judge.history import History
+from harness.judge.invariants import Anomaly
 
 # A restart of the only API process: the front has nowhere else to send a request for about a second and
 # answers 502 at once. That is an outage the checker rightly reports (invariant 4); it is tolerated only in

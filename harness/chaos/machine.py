@@ -21,14 +21,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
 
 from harness.chaos.catalogue import prompt_502_during_api_restart
-from harness.chaos.target import ChaosStack, RecordingTarget, heal_stack
-from harness.checker import CheckParams, CheckResult, check, render_text
 from harness.clients import ServiceClient
 from harness.contract import StreamOptions, Timeouts
+from harness.core.timescale import scaled
 from harness.faults import ApiRestart, Fault, Latency, RedisPause, RedisRestart, ResetPeer, Timeout, WorkerKill
-from harness.history import History, read_history
-from harness.invariants import Anomaly
-from harness.timescale import scaled
+from harness.faults.recording import ChaosStack, RecordingTarget, heal_stack
+from harness.judge.checker import CheckParams, CheckResult, check, render_text
+from harness.judge.history import History, read_history
+from harness.judge.invariants import Anomaly
 
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"max_examples": 4, "stateful_step_count": 15, "database": None},

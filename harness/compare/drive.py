@@ -1,6 +1,6 @@
 """Drive one config: a fresh stack, the same seeded workload, every operation recorded to one history.
 
-The built-in `mixed` workload is `harness.workload` (pollers, SSE followers, disconnects, retries, downloads)
+The built-in `mixed` workload is `harness.clients.workload` (pollers, SSE followers, disconnects, retries, downloads)
 plus a fixed coverage set that makes each flow's verdict independent of the seed: legacy synchronous starts
 whose job lengths span the workload's range, and one SSE follower of the longest job. A locustfile instead is
 run by Locust itself (`locust -f FILE --headless`, which boots its own stack), recording to the same kind of
@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any
 
 from harness.chaos.catalogue import check_params, workload_config
-from harness.chaos.target import RecordingTarget
 from harness.clients import ServiceClient
+from harness.clients.workload import Workload, WorkloadConfig
 from harness.contract import StreamOptions, Timeouts
-from harness.errors import ConfigError, HarnessError
-from harness.fault_compose import Schedule, Timed
+from harness.core.errors import ConfigError, HarnessError
+from harness.core.timescale import scaled
 from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
-from harness.history import History
+from harness.faults.compose import Schedule, Timed
+from harness.faults.recording import RecordingTarget
+from harness.judge.history import History
 from harness.stack import Stack, StackConfig
 from harness.stack.components import AofProfile
 from harness.stack.config import Backend
-from harness.timescale import scaled
-from harness.workload import Workload, WorkloadConfig
 
 Say = Callable[[str], None]
 FAULT_PLANS: dict[str, tuple[tuple[Callable[[], Fault], float], ...]] = {

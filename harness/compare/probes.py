@@ -20,11 +20,11 @@ import httpx
 
 from harness.clients import ServiceClient
 from harness.contract import Timeouts
-from harness.errors import HarnessError
-from harness.history import PROXY_TIMEOUT_CODES
+from harness.core.errors import HarnessError
+from harness.core.timescale import scaled
+from harness.judge.history import PROXY_TIMEOUT_CODES
 from harness.stack import Stack, StackConfig
 from harness.stack.config import Backend
-from harness.timescale import scaled
 
 Probe = Callable[[float], tuple[bool, str]]
 

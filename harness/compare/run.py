@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.compare.drive import RunPlan, drive
-from harness.history import read_history
+from harness.fronts.nginx import FLOWS
+from harness.judge.history import read_history
 from harness.report import schema
 from harness.report.analyse import Subject, analyse
 from harness.report.sources import write_manifest
-from harness.stack.nginx import FLOWS
 
 
 class Progress:

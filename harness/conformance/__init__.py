@@ -4,7 +4,7 @@
     result = run_conformance(ConformanceConfig("http://127.0.0.1:8000", load_profile("reference"), 0.05))
     result.ok, result.as_dict()      # a verdict per point: pass / fail / absent, with evidence
 
-`harness conformance --target URL --profile NAME|FILE` prints the table (see `harness.conformance.cli`).
+`harness conformance --target URL --profile NAME|FILE` prints the table (see `harness.cli.conformance`).
 """
 
 from __future__ import annotations

@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 
 from harness.clients import ServiceClient
-from harness.closing import Closing
 from harness.contract import ContractProfile, Reply, StreamOptions, Timeouts
-from harness.errors import ConfigError
-from harness.history import Recorder
-from harness.timescale import parse_time_scale
+from harness.core.closing import Closing
+from harness.core.errors import ConfigError
+from harness.core.timescale import parse_time_scale
+from harness.judge.history import Recorder
 
 SHORT_JOB_S = 20.0  # modelled seconds of the jobs followed to their end (with the `simulate` test controls)
 LONG_JOB_S = 120.0  # modelled seconds of the job that must still be running while probed

@@ -6,11 +6,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from harness.checker import CheckParams, check
+from harness.clients.sse import StreamResult
 from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, judged
-from harness.history import read_history
-from harness.sse import StreamResult
+from harness.judge.checker import CheckParams, check
+from harness.judge.history import read_history
 
 RESERVE_S = 8.0  # budget kept for the download, the cancel and the checker after the followers end
 LEGACY_JOB_S = 5.0  # modelled: shorter than any front's read timeout, so the endpoint itself is judged

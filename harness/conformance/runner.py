@@ -14,7 +14,7 @@ from pathlib import Path
 from harness.conformance import bad_input, flows, retries, shapes
 from harness.conformance.context import ConformanceConfig, Run
 from harness.conformance.results import ConformanceResult, Point, failed
-from harness.history import History
+from harness.judge.history import History
 
 Check = Callable[[Run], Point | list[Point]]
 # Points that need a job still running come first: the long job must not finish before they ask.

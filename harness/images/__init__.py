@@ -8,7 +8,6 @@ if not images_present(images):
 from __future__ import annotations
 
 from harness.images.build import build_images
-from harness.images.cli import register_cli
 from harness.images.engine import HASH_LABEL, EngineUnavailable, ImageBuildError
 from harness.images.names import OFFLINE_IMAGES, REGISTRY_IMAGES, ImageSet, images_present, resolve_images
 
@@ -21,6 +20,5 @@ __all__ = [
     "ImageSet",
     "build_images",
     "images_present",
-    "register_cli",
     "resolve_images",
 ]

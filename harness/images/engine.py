@@ -11,7 +11,7 @@ from typing import Any, cast
 import docker
 import docker.errors
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 Progress = Callable[[str], None]
 HASH_LABEL = "org.adc.content-hash"

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.images.engine import EngineUnavailable, connect, local_image
 
 ROLES = ("redis", "nginx", "toxiproxy", "service")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Unpack
 
-from harness.history import ASYNC_OPS, PROXY_TIMEOUT_CODES, Invocation, Observed, OpKind, Outcome, Recorder
+from harness.judge.history import ASYNC_OPS, PROXY_TIMEOUT_CODES, Invocation, Observed, OpKind, Outcome, Recorder
 from harness.locust.thresholds import Sample
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The harness's Locust flags and the frozen settings one process builds from them.
 
-Stack flags are those of `harness up` (one definition, `harness.commands.stackargs`). Workers receive the
+Stack flags are those of `harness up` (one definition, `harness.stack.flags`). Workers receive the
 master's values with each spawn message (Locust forwards custom arguments), so they need none of their own.
 """
 
@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from harness.checker import CheckParams
-from harness.commands.stackargs import add_stack_flags
 from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
-from harness.errors import ConfigError
+from harness.contract.profiles import load_profile
+from harness.core.errors import ConfigError
+from harness.core.timescale import parse_time_scale, scaled, time_scale_from_env
+from harness.judge.checker import CheckParams
 from harness.locust.thresholds import Threshold, parse_thresholds
-from harness.profiles import load_profile
 from harness.stack.config import StackConfig
-from harness.timescale import parse_time_scale, scaled, time_scale_from_env
+from harness.stack.flags import add_stack_flags
 
 REQUEST_BUDGET_S = 5.0  # per-request timeout of the async flow's plain requests (initiate, status, cancel)
 
@@ -106,7 +106,8 @@ def parse_weights(raw: str | None) -> dict[str, int]:
 
 
 def load_contract(spec: str | None) -> ContractProfile:
-    """A shipped profile name or a profile file (see `harness.profiles`), or `package.module:NAME`; None -> v1."""
+    """A shipped profile name or a profile file (see `harness.contract.profiles`), or `package.module:NAME`;
+    None -> v1."""
     if not spec:
         return V1
     module_name, colon, attr = spec.partition(":")

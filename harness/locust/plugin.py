@@ -19,7 +19,7 @@ from locust import User, events
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.locust import options, runtime, thresholds, verdict
 from harness.locust.distributed import VerdictCollector, WorkerReporter
 from harness.locust.metrics import StatsSource

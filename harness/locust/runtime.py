@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.contract import Timeouts
-from harness.errors import HarnessError
-from harness.history import History
+from harness.core.errors import HarnessError
+from harness.judge.history import History
 from harness.locust.metrics import MetricsRecorder
 from harness.locust.options import RunSettings
 

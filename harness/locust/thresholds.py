@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 
 MetricKind = Literal["time", "number", "verdict"]
 

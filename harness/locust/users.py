@@ -2,7 +2,7 @@
 
 Protocol code lives in `harness.clients.ServiceClient` (shared with pytest); these classes only decide what a
 kind of client does and report job-level metrics (see `harness.locust.metrics`). Plain requests go
-through FastHttpUser's engine, geventhttpclient (see `harness.locust.fastpath` for why, measured); its
+through FastHttpUser's engine, geventhttpclient (see `harness.clients.fast` for why, measured); its
 `network_timeout`/`connection_timeout` are the per-request budget, because nothing long goes through it:
 streams, artifacts and the legacy start use httpx with their own bounds (minutes, above every proxy timer).
 Think time between jobs is 4-8 s x time scale; polls follow the service's nextPollInMs.
@@ -17,11 +17,11 @@ import uuid
 from locust import User, task
 from locust.exception import StopUser
 
+from harness.clients.fast import FastServiceClient
+from harness.clients.sse import StreamResult
 from harness.contract import Reply
-from harness.locust.fastpath import FastServiceClient
 from harness.locust.metrics import fire
 from harness.locust.runtime import Runtime, current
-from harness.sse import StreamResult
 
 RETRY_BACKOFF_S = (1.0, 2.0, 4.0)  # modelled seconds between initiate attempts of a Retrier
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.checker import CheckParams, check
-from harness.errors import HarnessError
-from harness.history import read_history
+from harness.core.errors import HarnessError
+from harness.judge.checker import CheckParams, check
+from harness.judge.history import read_history
 
 EXAMPLES = 5
 

@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checker import CheckParams, check
-from harness.history import PROXY_TIMEOUT_CODES, Record, fault_windows
-from harness.invariants import Anomaly
+from harness.fronts.nginx import FLOWS, load_proxy_config
+from harness.fronts.timers import TimeoutChain, chain_timers
+from harness.judge.checker import CheckParams, check
+from harness.judge.history import PROXY_TIMEOUT_CODES, Record, fault_windows
+from harness.judge.invariants import Anomaly
 from harness.report import latency
-from harness.stack.nginx import FLOWS, load_proxy_config
-from harness.stack.timeouts import TimeoutChain, chain_timers
 
 FLOW_OPS: Mapping[str, tuple[str, ...]] = {
     "poll": ("initiate", "status", "cancel"),

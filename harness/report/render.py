@@ -12,9 +12,9 @@ from typing import Any
 
 import jinja2
 
+from harness.fronts.nginx import FLOWS
 from harness.report import plots
 from harness.report.fmt import DASH, num, pct
-from harness.stack.nginx import FLOWS
 
 TEMPLATES = Path(__file__).with_name("templates")
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
-from harness.history import read_history
+from harness.core.errors import HarnessError
+from harness.judge.history import read_history
 from harness.report import schema
 from harness.report.analyse import Subject, analyse
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from harness.fronts.nginx import FLOWS
 from harness.report.fmt import num, pct
 from harness.report.render import agrees_text, boundary_text, bracket_text, match_text, predicted_text
-from harness.stack.nginx import FLOWS
 
 MATRIX_HEAD = (
     "config",

@@ -23,7 +23,7 @@ def Stack(config: StackConfig | None = None, **overrides: object) -> LocalStack 
     engine answers and the stack's images are in it, else local; the choice and its reason go to stderr)."""
     config = (config or StackConfig.from_env()).replace(**overrides) if overrides else (config or StackConfig())
     if config.backend == "auto":
-        from harness.stack.containers_engine import choose_backend
+        from harness.stack.containers.engine import choose_backend
 
         backend, why = choose_backend()
         print(f"harness: backend auto -> {backend}: {why}", file=sys.stderr, flush=True)

@@ -8,10 +8,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol, Self
 
-from harness.closing import Closing
-from harness.errors import StackStartError
+from harness.core.closing import Closing
+from harness.core.errors import StackStartError
+from harness.faults.toxiproxy import ToxiproxyClient
 from harness.stack.config import Endpoints, StackConfig
-from harness.toxiproxy import ToxiproxyClient
 
 NOT_RUNNING = "the stack is not running; use it inside `with Stack(...) as stack:`"
 
@@ -88,7 +88,7 @@ class StackSurface(Closing):
     def processes(self) -> Self:
         return self
 
-    # --- ProcessControl (harness.fault_base) ---------------------------------------------------------
+    # --- ProcessControl (harness.faults.base) ---------------------------------------------------------
     def _proc(self, component: str) -> Component:
         """The named component; a ConfigError naming the ones there are when it does not exist."""
         raise NotImplementedError

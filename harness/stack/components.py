@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
-from harness.errors import StackStartError
-from harness.stack.processes import ManagedProcess
+from harness.core.errors import StackStartError
+from harness.core.net import LOOPBACK, http_ok, redis_ping
+from harness.core.processes import ManagedProcess
 
 AofProfile = Literal["always", "everysec", "off"]
 AOF_PROFILES: tuple[AofProfile, ...] = ("always", "everysec", "off")
@@ -29,29 +27,6 @@ def which(program: str, *extra_dirs: str) -> str:
     return found
 
 
-def redis_ping(port: int) -> Callable[[], bool]:
-    def ready() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(64).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    return ready
-
-
-def http_ok(url: str) -> Callable[[], bool]:
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=0.5) as resp:
-                return bool(resp.status == 200)
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
-
-    return ready
-
-
 def redis_process(port: int, workdir: Path, log_dir: Path, aof: AofProfile = "everysec") -> ManagedProcess:
     """Redis on loopback; AOF per profile ("off" is the lossy negative control), no RDB snapshots."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -60,7 +35,7 @@ def redis_process(port: int, workdir: Path, log_dir: Path, aof: AofProfile = "ev
         "--port",
         str(port),
         "--bind",
-        "127.0.0.1",
+        LOOPBACK,
         "--dir",
         str(workdir),
         "--save",
@@ -104,10 +79,10 @@ def _service_argv(*args: str) -> list[str]:
 def api_process(port: int, env: Mapping[str, str], log_dir: Path, name: str = "api") -> ManagedProcess:
     return ManagedProcess(
         name,
-        _service_argv("api", "--host", "127.0.0.1", "--port", str(port)),
+        _service_argv("api", "--host", LOOPBACK, "--port", str(port)),
         log_dir / f"{name}.log",
         env=env,
-        ready=http_ok(f"http://127.0.0.1:{port}/health"),
+        ready=http_ok(f"http://{LOOPBACK}:{port}/health"),
     )
 
 

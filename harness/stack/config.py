@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
+from harness.core.timescale import parse_time_scale
 from harness.stack.components import AOF_PROFILES, AofProfile
-from harness.timescale import parse_time_scale
 
 Backend = Literal["local", "containers", "auto"]
 BACKENDS: tuple[str, ...] = get_args(Backend)

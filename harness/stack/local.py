@@ -9,22 +9,20 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, StackStartError
+from harness.core.errors import ConfigError
+from harness.core.net import LOOPBACK, free_port, http_ok, wait_healthy
+from harness.core.processes import ManagedProcess
+from harness.faults.toxiproxy import Proxy, ToxiproxyClient
+from harness.faults.toxiproxy_server import ToxiproxyServer
+from harness.fronts.nginx import ProxyConfig, load_proxy_config, nginx_argv, render
 from harness.stack.base import StackSurface
-from harness.stack.components import api_process, http_ok, redis_process, service_env, worker_process
+from harness.stack.components import api_process, redis_process, service_env, worker_process
 from harness.stack.config import Endpoints, StackConfig
-from harness.stack.nginx import ProxyConfig, load_proxy_config, nginx_argv, render
-from harness.stack.processes import ManagedProcess, free_port
-from harness.toxiproxy import Proxy, ToxiproxyClient
-from harness.toxiproxy_server import ToxiproxyServer
-
-LOOPBACK = "127.0.0.1"
 
 
 class LocalStack(StackSurface):
@@ -117,12 +115,7 @@ class LocalStack(StackSurface):
             redis_url=f"redis://{LOOPBACK}:{ports['redis']}/0",
             log_dir=str(self.log_dir),
         )
-        probe = http_ok(f"{self._endpoints.edge_url}/health")
-        deadline = time.monotonic() + 10
-        while not probe():
-            if time.monotonic() > deadline:
-                raise StackStartError(f"the chain does not answer /health through {self._endpoints.edge_url}")
-            time.sleep(0.05)
+        wait_healthy(f"{self._endpoints.edge_url}/health", 10.0, "the chain (edge -> front -> API)")
 
     def _remove_workdir(self) -> None:
         if self._own_workdir and not self._keep_logs:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.chaos.target import ChaosStack, heal_stack
-from harness.pytest_plugin import StackFactory
+from harness.chaos.pytest_plugin import StackFactory
+from harness.faults.recording import ChaosStack, heal_stack
 from harness.stack.config import StackConfig
 
 CHAOS_JOBS = int(os.environ.get("HARNESS_CHAOS_JOBS", "24"))

@@ -9,9 +9,9 @@ import zlib
 import pytest
 
 from harness.chaos.catalogue import CASES, ChaosCase, check_params, run_case, tolerated, unexpected, workload_config
-from harness.chaos.target import ChaosStack
-from harness.checker import check, render_text
-from harness.history import History, read_history
+from harness.faults.recording import ChaosStack
+from harness.judge.checker import check, render_text
+from harness.judge.history import History, read_history
 from tests.chaos.conftest import CHAOS_JOBS
 
 pytestmark = pytest.mark.chaos

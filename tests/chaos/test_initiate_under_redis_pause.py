@@ -11,10 +11,10 @@ from collections import Counter
 
 import pytest
 
-from harness.chaos.target import ChaosStack, RecordingTarget
 from harness.clients import ServiceClient
 from harness.faults import RedisPause
-from harness.history import History, read_history
+from harness.faults.recording import ChaosStack, RecordingTarget
+from harness.judge.history import History, read_history
 
 pytestmark = pytest.mark.chaos
 CLIENTS, PAUSES = 30, 4

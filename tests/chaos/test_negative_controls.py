@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from harness.chaos.catalogue import check_params, workload_config
-from harness.chaos.target import ChaosStack, RecordingTarget
-from harness.checker import CheckResult, check, render_text
+from harness.chaos.pytest_plugin import StackFactory
 from harness.clients import ServiceClient
+from harness.clients.workload import Workload
 from harness.faults import RedisRestart
-from harness.history import History, read_history
-from harness.pytest_plugin import StackFactory
-from harness.workload import Workload
+from harness.faults.recording import ChaosStack, RecordingTarget
+from harness.judge.checker import CheckResult, check, render_text
+from harness.judge.history import History, read_history
 
 pytestmark = pytest.mark.chaos
 

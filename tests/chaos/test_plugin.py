@@ -17,7 +17,8 @@ def test_a_run_that_uses_no_fixture_imports_no_stack(pytester: pytest.Pytester) 
         import sys
 
         def test_plain():
-            heavy = {"harness.stack", "harness.stack.local", "harness.workload", "harness.chaos.target", "httpx"}
+            heavy = {"harness.stack", "harness.stack.local", "harness.clients.workload", "harness.faults.recording"}
+            heavy |= {"httpx"}
             assert not heavy & set(sys.modules), heavy & set(sys.modules)
         """
     )
@@ -28,7 +29,7 @@ def test_external_target_refuses_process_faults_and_skips_toxiproxy(pytester: py
     pytester.makepyfile(
         """
         import pytest
-        from harness.errors import FaultError
+        from harness.core.errors import FaultError
 
         def test_process_fault(faults, stack):
             assert stack.endpoints.edge_url == "http://127.0.0.1:9"

@@ -14,7 +14,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from harness.chaos.catalogue import check_params
 from harness.chaos.machine import ChaosMachine, machine_settings
-from harness.chaos.target import ChaosStack
+from harness.faults.recording import ChaosStack
 
 pytestmark = pytest.mark.chaos
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.boundary import LIMITS, SearchSpec, agreement, bisect
+from harness.compare.boundary import LIMITS, SearchSpec, agreement, bisect
 from harness.compare.probes import Probe
 
 pytestmark = pytest.mark.unit
@@ -54,8 +54,8 @@ def test_agreement_is_within_ten_percent_of_the_prediction() -> None:
 
 
 def test_the_cli_names_match_what_the_modules_offer() -> None:
-    from harness.boundary import LIMITS
     from harness.compare import BOUNDARY_FLOWS, FAULT_PLAN_NAMES
+    from harness.compare.boundary import LIMITS
     from harness.compare.drive import FAULT_PLANS
 
     assert tuple(LIMITS) == BOUNDARY_FLOWS and tuple(FAULT_PLANS) == FAULT_PLAN_NAMES

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.boundary import SearchSpec, search_one
-from harness.cli import main
+from harness.cli.main import main
+from harness.compare.boundary import SearchSpec, search_one
 
 pytestmark = pytest.mark.stack
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.stack.nginx import FLOWS, load_proxy_config
-from harness.stack.timeouts import chain_timers
+from harness.cli.main import main
+from harness.fronts.nginx import FLOWS, load_proxy_config
+from harness.fronts.timers import chain_timers
 
 pytestmark = pytest.mark.stack
 CONFIGS = ["recommended", "nginx-defaults", "buffered-sse", "cloudflare-edge"]

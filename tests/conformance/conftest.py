@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.contract import ContractProfile
-from harness.profiles import load_profile
-from harness.stack.components import http_ok
-from harness.stack.processes import ManagedProcess, free_port
+from harness.contract.profiles import load_profile
+from harness.core.net import free_port, http_ok
+from harness.core.processes import ManagedProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_PROFILE = Path(__file__).with_name("other.toml")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 from harness.conformance import ConformanceConfig, run_conformance
 from harness.conformance.render import render_table
 from harness.conformance.runner import ORDER
 from harness.contract import ContractProfile
-from harness.profiles import load_profile
+from harness.contract.profiles import load_profile
 from tests.conformance.conftest import OTHER_PROFILE
 
 pytestmark = pytest.mark.contract

@@ -13,8 +13,8 @@ import pytest
 
 from harness.clients import ServiceClient
 from harness.contract import V1, ContractProfile
-from harness.errors import ConfigError
-from harness.profiles import available_profiles, load_profile, parse_profile
+from harness.contract.profiles import available_profiles, load_profile, parse_profile
+from harness.core.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 OTHER = Path(__file__).with_name("other.toml")
@@ -32,7 +32,7 @@ def test_a_users_file_and_the_module_attribute_form_load() -> None:
     other = load_profile(str(OTHER))
     assert (other.name, other.features.idempotency, other.statuses["processing"]) == ("other", "header", "running")
     assert other.codes["not_ready"] == (404,) and not other.offers("cancel") and other.offers("resume")
-    import harness.profiles as profiles
+    import harness.contract.profiles as profiles
 
     assert profiles.reference.name == "reference" and getattr(profiles, str(OTHER)).name == "other"
 

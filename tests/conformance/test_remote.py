@@ -10,14 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.checker import CheckParams, check, render_text
+from harness.clients.workload import Workload, WorkloadConfig
 from harness.contract import ContractProfile
-from harness.errors import ConfigError, FaultError
+from harness.contract.profiles import load_profile
+from harness.core.errors import ConfigError, FaultError
 from harness.faults import Latency, ProxyDown, RedisPause, Timed, WorkerKill
-from harness.history import History, read_history
-from harness.profiles import load_profile
-from harness.remote import DockerControl, RemoteTarget, ShellControl
-from harness.workload import Workload, WorkloadConfig
+from harness.judge.checker import CheckParams, check, render_text
+from harness.judge.history import History, read_history
+from harness.targets.remote import DockerControl, RemoteTarget, ShellControl
 
 LOG = "echo {what} >> {path}"
 

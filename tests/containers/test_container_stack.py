@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from harness.errors import ConfigError, StackStartError
+from harness.core.errors import ConfigError, StackStartError
 from harness.images import ImageSet
 from harness.stack import Stack, StackConfig
 from harness.stack.containers import ContainerStack

@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.errors import StackStartError
+from harness.core.errors import StackStartError
 from harness.images import ImageSet
 from harness.images.engine import connect
 from harness.stack import Stack, StackConfig
-from harness.stack.containers_engine import OWNER_LABEL, STACK_LABEL, owner_id
+from harness.stack.containers.engine import OWNER_LABEL, STACK_LABEL, owner_id
 from tests.stack.conftest import require_engine
 
 pytestmark = [pytest.mark.containers, pytest.mark.timeout(300)]
@@ -74,7 +74,7 @@ def test_failed_start_removes_what_started_and_shows_the_log(engine, offline_ima
 
 def start_up(*flags: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--backend", "containers", "--json", *flags],
+        [sys.executable, "-m", "harness.cli.main", "up", "--backend", "containers", "--json", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -108,7 +108,7 @@ def test_harness_down_reaps_a_killed_run(engine, offline_images: ImageSet):
     proc.wait()
     assert len(labelled(engine, owner)["containers"]) == 6
     down = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "down"], capture_output=True, text=True, timeout=60, env=os.environ
+        [sys.executable, "-m", "harness.cli.main", "down"], capture_output=True, text=True, timeout=60, env=os.environ
     )
     assert down.returncode == 0, down.stderr
     assert f"owner {owner_id(proc.pid)}" in down.stdout and "6 container(s), 1 network(s), 1 volume(s)" in down.stdout

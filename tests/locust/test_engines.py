@@ -1,7 +1,7 @@
 """The two HTTP engines under ServiceClient (httpx, and geventhttpclient for the Locust users) leave the same
 history lines and the same Locust rows for the same exchanges, and classify failures alike.
 
-No Locust here: `harness.locust.fastpath` and `harness.locust.metrics` do not import it (nor monkey-patch)."""
+No Locust here: `harness.clients.fast` and `harness.locust.metrics` do not import it (nor monkey-patch)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from harness.clients import ServiceClient
+from harness.clients.fast import FastServiceClient
 from harness.contract import Timeouts
-from harness.history import History, read_history
-from harness.locust.fastpath import FastServiceClient
+from harness.core.net import free_port
+from harness.judge.history import History, read_history
 from harness.locust.metrics import MetricsRecorder
-from harness.stack.processes import free_port
 from tests.conftest import LocalService
 
 pytestmark = pytest.mark.contract

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.checker import CheckParams, check
-from harness.history import read_history
+from harness.judge.checker import CheckParams, check
+from harness.judge.history import read_history
 from harness.stack import Stack, StackConfig
 from tests.conftest import wait_until
 

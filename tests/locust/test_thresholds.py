@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from harness.errors import ConfigError
+from harness.core.errors import ConfigError
 from harness.locust.thresholds import (
     DEFAULT_THRESHOLDS,
     Sample,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from harness.fronts.nginx import FLOWS
 from harness.report import latency, output, schema
 from harness.report.fmt import DASH, num
 from harness.report.render import agrees_text, boundary_text, predicted_text
 from harness.report.verdict import decide
-from harness.stack.nginx import FLOWS
 
 pytestmark = pytest.mark.unit
 
@@ -143,7 +143,7 @@ def test_the_verdict_ships_the_widest_safe_margin_and_names_what_is_broken(resul
 
 
 def test_a_document_of_another_schema_is_refused(results: dict[str, Any], tmp_path: Path) -> None:
-    from harness.errors import HarnessError
+    from harness.core.errors import HarnessError
 
     with pytest.raises(HarnessError, match="schema"):
         output.write({**results, "schema": "other/0"}, tmp_path)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
-from harness.history import History
+from harness.cli.main import main
+from harness.judge.history import History
 
 pytestmark = pytest.mark.unit
 LOCUST_COLUMNS = [

@@ -38,7 +38,7 @@ def container_images() -> Iterator[ImageSet]:
     require_engine()
     images = build_images(offline=True, progress=lambda line: None)
     yield images
-    from harness.stack.containers_engine import find_stacks, owner_id, remove_leftover
+    from harness.stack.containers.engine import find_stacks, owner_id, remove_leftover
 
     client = connect()
     try:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.checker import CheckParams, check, render_text
 from harness.clients import ServiceClient
-from harness.history import History, read_history
+from harness.fronts.nginx import available_configs, load_proxy_config
+from harness.fronts.timers import chain_timers
+from harness.judge.checker import CheckParams, check, render_text
+from harness.judge.history import History, read_history
 from harness.stack import Stack, StackConfig
-from harness.stack.nginx import available_configs, load_proxy_config
-from harness.stack.timeouts import chain_timers
 
 pytestmark = pytest.mark.stack
 JOB_MS = 95_000

@@ -28,8 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from harness.stack.nginx import load_proxy_config, nginx_argv, render
-from harness.stack.timeouts import TimeoutChain, chain_timers
+from harness.fronts.nginx import load_proxy_config, nginx_argv, render
+from harness.fronts.timers import TimeoutChain, chain_timers
 
 pytestmark = pytest.mark.stack
 

@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from harness.core.net import free_port
+from harness.core.processes import ManagedProcess
+from harness.faults.toxiproxy import ToxiproxyClient
+from harness.faults.toxiproxy_server import ToxiproxyServer
 from harness.stack.components import redis_process
-from harness.stack.processes import ManagedProcess, free_port
-from harness.toxiproxy import ToxiproxyClient
-from harness.toxiproxy_server import ToxiproxyServer
 from reference_service.jobs import JobStatus, JobStore, Keys, uuid7
 from reference_service.redis_conn import connect
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.errors import StackStartError
+from harness.core.errors import StackStartError
 from harness.stack import Stack, StackConfig
 from tests.conftest import wait_until
 
@@ -64,7 +64,7 @@ def harness_up(time_scale: float, proxy_config: str) -> Iterator[tuple[subproces
     """`harness up --json` as a subprocess and the JSON line it printed; killed if a test leaves it running."""
     env = {**os.environ, "HARNESS_TIME_SCALE": str(time_scale)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness.cli", "up", "--json", "--proxy-config", proxy_config],
+        [sys.executable, "-m", "harness.cli.main", "up", "--json", "--proxy-config", proxy_config],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

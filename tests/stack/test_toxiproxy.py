@@ -14,10 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.errors import ToxiproxyError
+from harness.core.errors import ToxiproxyError
 from harness.faults import FaultFactory
-from harness.toxiproxy import Proxy, ToxiproxyClient
-from harness.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary, free_port
+from harness.faults.toxiproxy import Proxy, ToxiproxyClient
+from harness.faults.toxiproxy_server import ToxiproxyServer, find_toxiproxy_binary, free_port
 
 pytestmark = pytest.mark.stack
 PAYLOAD = b"ping\n"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from harness.checker import CheckParams, CheckResult, check, register_cli, render_text, to_json
-from harness.history import Record
-from harness.invariants import SAME_ATTEMPT, rank, reachable
+from harness.judge.checker import CheckParams, CheckResult, check, register_cli, render_text, to_json
+from harness.judge.history import Record
+from harness.judge.invariants import SAME_ATTEMPT, rank, reachable
 
 pytestmark = pytest.mark.unit
 

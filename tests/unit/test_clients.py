@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.checker import CheckParams, check
 from harness.clients import ServiceClient
+from harness.clients.sse import SseParser
 from harness.contract import ContractProfile, Timeouts
-from harness.history import History, read_history
-from harness.sse import SseParser
+from harness.judge.checker import CheckParams, check
+from harness.judge.history import History, read_history
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import harness.faults
-from harness.errors import ConfigError, FaultError, ToxiproxyError
+from harness.core.errors import ConfigError, FaultError, ToxiproxyError
 from harness.faults import (
     ApiRestart,
     Bandwidth,

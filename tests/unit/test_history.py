@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import HarnessError
-from harness.history import History, NullHistory, fault_windows, read_history
+from harness.core.errors import HarnessError
+from harness.judge.history import History, NullHistory, fault_windows, read_history
 
 pytestmark = pytest.mark.unit
 
@@ -106,7 +106,7 @@ def test_writing_after_close_names_the_file(tmp_path: Path) -> None:
 
 @dataclass(frozen=True)
 class Window:
-    """Shaped like harness.fault_base.FaultWindow: what a stack's fault_listener receives."""
+    """Shaped like harness.faults.base.FaultWindow: what a stack's fault_listener receives."""
 
     fault: str
     kind: str

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ConfigError
-from harness.stack.nginx import (
+from harness.core.errors import ConfigError
+from harness.fronts.nginx import (
     FLOWS,
     VERDICTS,
     ProxyConfig,
@@ -18,7 +18,7 @@ from harness.stack.nginx import (
     nginx_argv,
     render,
 )
-from harness.stack.timeouts import chain_timers, match_location, nginx_seconds, parse_nginx
+from harness.fronts.timers import chain_timers, match_location, nginx_seconds, parse_nginx
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,26 @@
+"""The contract: profiles of an implementation (paths, fields, codes, names, features) and the canonical views
+every other layer reads (`JobView`, `Reply`, ...). `load_profile` reads a profile shipped here or a user's TOML."""
+
+from harness.contract.model import (
+    EVENTS,
+    LIMITS,
+    STATES,
+    V1,
+    ContractProfile,
+    DownloadResult,
+    Features,
+    JobView,
+    PollResult,
+    Reply,
+    StreamOptions,
+    Timeouts,
+    classify_exception,
+    classify_status,
+)
+from harness.contract.profiles import DEFAULT_PROFILE, available_profiles, load_profile, parse_profile
+
+__all__ = [
+    "DEFAULT_PROFILE", "EVENTS", "LIMITS", "STATES", "V1", "ContractProfile", "DownloadResult", "Features", "JobView",
+    "PollResult", "Reply", "StreamOptions", "Timeouts", "available_profiles", "classify_exception", "classify_status",
+    "load_profile", "parse_profile",
+]  # fmt: skip

@@ -1,0 +1,315 @@
+"""The contract in one place: an implementation's paths, fields, codes, status and event names, and the optional
+features it offers (a profile), and the typed values the clients return.
+
+The v1 reference service is the default profile. Another implementation of the async-download pattern is
+tested by giving the clients its profile (`harness.contract.profiles.load_profile` reads one from TOML); histories and
+the checker always speak canonical (v1) names. A feature a profile declares absent is never exercised: the
+clients answer `Reply.absent_op(...)` instead of sending a request.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from harness.judge.history import FINISHED, PROXY_TIMEOUT_CODES, UNKNOWN_JOB, Observed, Outcome
+
+V1_PATHS = {
+    "initiate": "/v1/download/initiate",
+    "status": "/v1/download/status/{job_id}",
+    "stream": "/v1/download/stream/{job_id}",
+    "download": "/v1/download/{job_id}",
+    "cancel": "/v1/download/cancel/{job_id}",
+    "legacy_start": "/v1/download/start",
+    "health": "/health",
+}
+V1_FIELDS = {
+    "file_ids": "fileIds",
+    "client_request_id": "clientRequestId",
+    "priority": "priority",
+    "simulate": "simulate",
+    "job_id": "jobId",
+    "status": "status",
+    "progress": "progress",
+    "attempts": "attempts",
+    "completed_files": "completedFiles",
+    "total_files": "totalFiles",
+    "checksum": "checksum",
+    "download_url": "downloadUrl",
+    "size": "size",
+    "error": "error",
+    "next_poll_ms": "nextPollInMs",
+}
+V1_CODES = {
+    "initiate": (200, 201, 202),
+    "status": (200,),
+    "download": (301, 302, 303, 307),
+    "artifact": (200,),
+    "cancel": (200, 202),
+    "legacy_start": (200,),
+    "not_ready": (409,),
+    "unknown": (404,),
+    "expired": (410,),
+    "bad_input": (400, 413, 415, 422),
+}
+STATES = ("queued", "running", "processing_artifacts", "completed", "failed", "cancelled", "expired")
+EVENTS = ("snapshot", "progress", "completed", "failed", "cancelled")
+Idempotency = Literal["field", "header", "none"]
+DownloadMode = Literal["redirect", "direct"]
+LIMITS = {"initiate_p99_ms": 500.0, "status_p99_ms": 500.0, "first_event_ms": 1000.0}
+
+
+@dataclass(frozen=True)
+class Features:
+    """The optional parts of the contract, as the reference offers them; durations are modelled seconds.
+
+    `idempotency`: where the client request id goes: the `client_request_id` field, the `idempotency_header`
+    header, or nowhere. `heartbeat_s`: the declared SSE comment interval (None = no heartbeats promised).
+    `download`: `redirect` (3xx to a signed URL) or `direct` (the download answer carries the bytes)."""
+
+    cancel: bool = True
+    legacy_start: bool = True
+    idempotency: Idempotency = "field"
+    idempotency_header: str = "Idempotency-Key"
+    resume: bool = True
+    heartbeat_s: float | None = 15.0
+    download: DownloadMode = "redirect"
+    problem_json: bool = True
+    no_store: bool = True
+    simulate: bool = True
+    health: bool = True
+
+
+@dataclass(frozen=True)
+class ContractProfile:
+    """Every name the clients send or read, keyed by canonical (v1) name; statuses and events map the
+    implementation's names to canonical ones (absent = same name). A profile states only what differs:
+    paths, fields and codes complete the v1 ones."""
+
+    name: str = "v1"
+    paths: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
+    codes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    events: Mapping[str, str] = field(default_factory=dict)
+    checksum_prefix: str = "sha256:"
+    features: Features = field(default_factory=Features)
+    limits: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        for name, v1 in (("paths", V1_PATHS), ("fields", V1_FIELDS), ("codes", V1_CODES), ("limits", LIMITS)):
+            object.__setattr__(self, name, {**v1, **getattr(self, name)})
+
+    def path(self, op: str, job_id: str = "") -> str:
+        return self.paths[op].format(job_id=job_id)
+
+    def offers(self, op: str) -> bool:
+        """Whether the target has this optional operation (cancel, legacy_start, health, idempotency, resume)."""
+        f = self.features
+        known = {"cancel": f.cancel, "legacy_start": f.legacy_start, "health": f.health, "resume": f.resume}
+        return f.idempotency != "none" if op == "idempotency" else known.get(op, True)
+
+    def refusal(self, op: str, code: int) -> str | None:
+        """What a definite refusal means for the checker: `unknown_job` when `code` can only say the job does not
+        exist, `not_ready` when a download is refused because the job has not finished. A profile whose not-ready
+        code is also its unknown code (404 for both) makes a download refusal `not_ready`: the status and stream
+        answers still tell an unknown job apart."""
+        if op == "download" and code in self.codes["not_ready"]:
+            return "not_ready"
+        return UNKNOWN_JOB if code in self.codes["unknown"] else None
+
+    def idempotency_headers(self, client_request_id: str | None) -> dict[str, str]:
+        """The header that carries the client request id, when the profile puts it in one."""
+        if client_request_id is None or self.features.idempotency != "header":
+            return {}
+        return {self.features.idempotency_header: client_request_id}
+
+    def view(self, body: Mapping[str, Any]) -> JobView:
+        """A status-like body (status endpoint, SSE event data, initiate answer) in canonical terms."""
+        f = self.fields
+        raw_status = body.get(f["status"])
+        return JobView(
+            job_id=_str(body.get(f["job_id"])),
+            status=self.statuses.get(raw_status, raw_status) if isinstance(raw_status, str) else None,
+            progress=_num(body.get(f["progress"])),
+            attempts=_int(body.get(f["attempts"])),
+            completed_files=_int(body.get(f["completed_files"])),
+            total_files=_int(body.get(f["total_files"])),
+            checksum=_str(body.get(f["checksum"])),
+            download_url=_str(body.get(f["download_url"])),
+            size=_int(body.get(f["size"])),
+            error=body.get(f["error"]) if isinstance(body.get(f["error"]), Mapping) else None,
+            next_poll_ms=_num(body.get(f["next_poll_ms"])),
+            body=body,
+        )
+
+    def observe_event(self, event: ServerSentEvent) -> Observed:
+        """An SSE event as recorded in the history: canonical name, integer id, the job fields of its data."""
+        seen: Observed = {"event": self.events.get(event.event, event.event)}
+        if event.id.isdigit():
+            seen["event_id"] = int(event.id)
+        try:
+            data = json.loads(event.data) if event.data else None
+        except ValueError:
+            data = None
+        if isinstance(data, Mapping):
+            seen.update(self.view(data).observed())
+        return seen
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as one answer showed it (canonical status); `body` keeps the answer for anything else."""
+
+    job_id: str | None
+    status: str | None
+    progress: float | None = None
+    attempts: int | None = None
+    completed_files: int | None = None
+    total_files: int | None = None
+    checksum: str | None = None
+    download_url: str | None = None
+    size: int | None = None
+    error: Mapping[str, Any] | None = None
+    next_poll_ms: float | None = None
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def observed(self) -> Observed:
+        seen: Observed = {}
+        if self.job_id is not None:
+            seen["job_id"] = self.job_id
+        if self.status is not None:
+            seen["status"] = self.status
+        if self.progress is not None:
+            seen["progress"] = self.progress
+        if self.attempts is not None:
+            seen["attempts"] = self.attempts
+        return seen
+
+
+V1 = ContractProfile()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to one request: outcome, HTTP status (None when no answer), latency, the job it showed."""
+
+    outcome: Outcome
+    http_status: int | None
+    latency_s: float
+    job: JobView | None = None
+    error: str | None = None
+    location: str | None = None
+
+    @classmethod
+    def absent_op(cls, op: str) -> Reply:
+        """The answer for an operation the profile says the target lacks: nothing was sent."""
+        return cls("fail", None, 0.0, error=f"absent: the profile declares no {op}")
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+    @property
+    def absent(self) -> bool:
+        return self.error is not None and self.error.startswith("absent:")
+
+    @property
+    def proxy_timeout(self) -> bool:
+        """A front gave up waiting (502/504/524): what the async flow exists to avoid."""
+        return self.http_status in PROXY_TIMEOUT_CODES
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """How polling ended: `ok` on a finished state, `fail` when the job is unknown, `info` at the deadline."""
+
+    outcome: Outcome
+    last: Reply
+    polls: int
+
+    @property
+    def job(self) -> JobView | None:
+        return self.last.job
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A downloaded artifact: its size and sha256, and whether they match the status checksum."""
+
+    outcome: Outcome
+    http_status: int | None
+    latency_s: float
+    size: int = 0
+    sha256: str | None = None
+    expected: str | None = None
+    checksum_ok: bool | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How a follower behaves; durations are seconds on this machine's clock. `idle_s` (the read timeout)
+    stays above every idle timer of the chain, so that a silence is cut by the proxy under test, not by us."""
+
+    idle_s: float = 90.0
+    connect_s: float = 5.0
+    reconnect_s: float = 0.5
+    max_reconnects: int = 20
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Client-side bounds, seconds on this machine's clock (pass scaled values when time is scaled)."""
+
+    request_s: float = 5.0
+    connect_s: float = 5.0
+    legacy_s: float = 600.0
+    artifact_s: float = 60.0
+    stream: StreamOptions = field(default_factory=StreamOptions)
+    default_poll_s: float = 1.0
+
+
+def classify_exception(exc: httpx.HTTPError) -> tuple[Outcome, str]:
+    """Never sent (connect/pool) is a definite failure; anything after sending is indeterminate."""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return "fail", "connect_timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "fail", "connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "info", "timeout"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "info", "disconnected"
+    return "info", type(exc).__name__
+
+
+def classify_status(code: int, expected: tuple[int, ...]) -> tuple[Outcome, str | None]:
+    """A refusal (4xx) is definite; a 5xx may come after the work was done (a proxy gave up waiting)."""
+    if code in expected:
+        return "ok", None
+    if code in PROXY_TIMEOUT_CODES:
+        return "info", "proxy_timeout"
+    return ("info" if code >= 500 else "fail"), f"http_{code}"

@@ -1,0 +1,74 @@
+"""Loopback addresses and readiness probes: the one place that says where the harness listens and what
+"healthy" means (a 200 on a health path, a PONG from Redis), and the one bounded wait for it."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from harness.core.errors import HarnessError, StackStartError
+
+LOOPBACK = "127.0.0.1"  # every port the harness opens or probes on this machine is on loopback
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """Ask the OS for a free TCP port on loopback."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def redis_ping(port: int, host: str = LOOPBACK) -> Callable[[], bool]:
+    def ready() -> bool:
+        try:
+            with socket.create_connection((host, port), timeout=0.3) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    return ready
+
+
+def http_ok(url: str, code: int = 200) -> Callable[[], bool]:
+    """A probe: does GET `url` answer `code` within half a second?"""
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=0.5) as resp:
+                return bool(resp.status == code)
+        except urllib.error.HTTPError as exc:
+            return exc.code == code
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    return ready
+
+
+def wait_healthy(
+    url: str,
+    timeout: float,
+    what: str,
+    *,
+    error: type[HarnessError] = StackStartError,
+    code: int = 200,
+    interval: float = 0.05,
+) -> None:
+    """Poll GET `url` until it answers `code`; after `timeout` seconds raise `error` saying what is not healthy."""
+    probe = http_ok(url, code)
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            raise error(f"{what} does not answer {code} on {url} after {timeout:g} s")
+        time.sleep(interval)

@@ -1,0 +1,107 @@
+"""Run a real toxiproxy-server on a free loopback port for as long as a stack (or a test) needs it.
+
+The server is a `ManagedProcess` (log file, readiness check, always reaped); it is ready when `/version`
+answers. A port taken between asking the OS and binding it is retried on a new port.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Self
+
+from harness.core.closing import Running
+from harness.core.errors import StackStartError, ToxiproxyError
+from harness.core.net import LOOPBACK, free_port, http_ok
+from harness.core.processes import ManagedProcess, tail
+from harness.faults.toxiproxy import ToxiproxyClient
+
+__all__ = ["BIN_ENV", "ToxiproxyServer", "find_toxiproxy_binary", "free_port"]
+
+BIN_ENV = "HARNESS_TOXIPROXY_BIN"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def find_toxiproxy_binary(environ: Mapping[str, str] | None = None, root: Path = PROJECT_ROOT) -> Path:
+    """$HARNESS_TOXIPROXY_BIN, then <project>/bin/toxiproxy-server, then PATH; the error says where it looked."""
+    env = os.environ if environ is None else environ
+    candidates: list[str] = []
+    if env.get(BIN_ENV):
+        candidates.append(env[BIN_ENV])
+    candidates.append(str(root / "bin" / "toxiproxy-server"))
+    for candidate in candidates:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return Path(candidate)
+    on_path = shutil.which("toxiproxy-server", path=env.get("PATH"))
+    if on_path:
+        return Path(on_path)
+    looked = [f"${BIN_ENV}={env.get(BIN_ENV)!r}", *candidates[-1:], "PATH"]
+    raise ToxiproxyError(f"toxiproxy-server not found (looked in: {', '.join(looked)}); run `make setup` to build it")
+
+
+class ToxiproxyServer(Running):
+    """`with ToxiproxyServer(log_path) as server:` -> a ready server at `server.url`; `server.client()` talks to it."""
+
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        binary: Path | None = None,
+        host: str = LOOPBACK,
+        startup_timeout: float = 10.0,
+        port: int | None = None,
+    ) -> None:
+        """`port` fixes the API port (HARNESS_TOXIPROXY_PORT); by default the OS picks a free one."""
+        self.log_path = log_path
+        self.fixed_port = port
+        self.binary = binary
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.port: int | None = None
+        self._proc: ManagedProcess | None = None
+
+    def __repr__(self) -> str:
+        return f"ToxiproxyServer(url={self.url if self.port else None!r}, pid={self.pid})"
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise ToxiproxyError("ToxiproxyServer.url: the server is not started; call start() or use `with`")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.alive else None
+
+    def client(self, *, timeout: float = 5.0) -> ToxiproxyClient:
+        return ToxiproxyClient(self.url, timeout=timeout)
+
+    def start(self, attempts: int = 3) -> Self:
+        """Start and wait for `/version`; a port taken between probe and bind is retried on a new port."""
+        binary = self.binary or find_toxiproxy_binary()
+        for attempt in range(1, attempts + 1):
+            port = self.fixed_port or free_port(self.host)
+            argv = [str(binary), "-host", self.host, "-port", str(port)]
+            proc = ManagedProcess(
+                "toxiproxy-server", argv, self.log_path, ready=http_ok(f"http://{self.host}:{port}/version")
+            )
+            try:
+                proc.start(self.startup_timeout)
+            except StackStartError as exc:
+                proc.stop()
+                if not self.fixed_port and attempt < attempts and "address already in use" in tail(self.log_path, 3):
+                    continue
+                error = ToxiproxyError(f"toxiproxy-server on port {port}: {exc}")
+                error.add_note(f"last lines of {self.log_path}:\n{tail(self.log_path)}")
+                raise error from exc
+            self._proc, self.port = proc, port
+            return self
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Terminate, then kill after `grace` seconds; safe to call twice or before start()."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stop(grace)
