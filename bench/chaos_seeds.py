@@ -29,6 +29,10 @@ NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
 
 def first_line(exc: BaseException) -> str:
+    """The finding itself: Hypothesis wraps an example that failed once and then passed in a FlakyFailure group,
+    whose first sub-exception is what the history showed."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
     text = str(exc).strip() or type(exc).__name__
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith(("VALID", "INVALID"))]
     return f"{type(exc).__name__}: {(lines or [text])[0][:200]}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -102,7 +103,7 @@ class ChaosMachine(RuleBasedStateMachine):
         self.faults_applied = 0
         self.broken = False  # an invariant already failed: teardown only heals (shrinking stays fast)
         self.last_ids: dict[str, int | None] = {}
-        self.crids = itertools.count()
+        self.crids = (f"chaos-{uuid.uuid4().hex[:12]}-{n}" for n in itertools.count())
         note(f"history of this example: {self.path}")
 
     def wall(self, seconds: float) -> float:
@@ -125,7 +126,7 @@ class ChaosMachine(RuleBasedStateMachine):
     def initiate(
         self, files: list[int], duration_s: int, with_crid: bool, resends: int, fail_first: bool
     ) -> JobRef | object:
-        crid = f"{self.path.stem}-{next(self.crids)}-{os.getpid()}" if with_crid else None
+        crid = next(self.crids) if with_crid else None
         simulate = {"durationMs": duration_s * 1000, "failAttempts": int(fail_first)}
         reply = self.client.initiate(files, crid, simulate)
         for _ in range(3 if crid else 0):  # a client with a clientRequestId retries until acknowledged
