@@ -20,10 +20,10 @@ from pathlib import Path
 from hypothesis import Phase, seed, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.chaos.catalogue import check_params
 from harness.chaos.machine import ChaosMachine, machine_settings
-from harness.faults.recording import heal_stack
+from harness.fronts import check_params
 from harness.stack import Stack, StackConfig
+from harness.targets.base import heal
 
 NO_SHRINK = (Phase.explicit, Phase.reuse, Phase.generate)
 
@@ -39,10 +39,10 @@ def first_line(exc: BaseException) -> str:
 
 
 def run_seed(stack: Stack, front: str, chosen: int, out: Path, shrink: bool) -> tuple[bool, float, str]:
-    heal_stack(stack)
+    heal(stack)
     history_dir = out / f"seed-{chosen}"
     history_dir.mkdir(parents=True, exist_ok=True)
-    machine = seed(chosen)(ChaosMachine.bound(stack, check_params(stack, front), history_dir))
+    machine = seed(chosen)(ChaosMachine.bound(stack, check_params(front, stack.time_scale), history_dir))
     profile = machine_settings()
     chosen_settings = profile if shrink else settings(profile, phases=NO_SHRINK)
     started = time.monotonic()

@@ -18,12 +18,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.chaos.catalogue import BY_NAME, CASES, ChaosCase, check_params, run_case, tolerated, unexpected
-from harness.chaos.catalogue import workload_config as make_workload_config
-from harness.faults.recording import ChaosStack, heal_stack
+from harness.chaos.catalogue import BY_NAME, CASES, ChaosCase, run_case, tolerated, unexpected
+from harness.clients.workload import WorkloadConfig
+from harness.fronts import check_params
 from harness.judge.checker import check, render_text
 from harness.judge.history import History, Record, read_history
 from harness.stack import Stack, StackConfig
+from harness.targets.base import Target, heal
 
 COLUMNS = (
     *("case", "acked", "completed", "failed", "cancelled"),
@@ -50,12 +51,12 @@ class Row:
         return [f"{v:.1f}" if isinstance(v, float) else str(v) for v in values]
 
 
-def soak_case(stack: ChaosStack, case: ChaosCase, args: argparse.Namespace, out: Path, front: str) -> Row:
-    heal_stack(stack)
-    params = check_params(stack, front)
-    config = make_workload_config(
-        stack,
+def soak_case(stack: Target, case: ChaosCase, args: argparse.Namespace, out: Path, front: str) -> Row:
+    heal(stack)
+    params = check_params(front, stack.time_scale)
+    config = WorkloadConfig.for_params(
         params,
+        stack.time_scale,
         jobs=args.jobs,
         concurrency=min(args.jobs, args.concurrency),
         ramp_s=args.ramp,

@@ -24,13 +24,11 @@ from harness.faults import (
     Timeout,
     WorkerKill,
 )
-from harness.faults.compose import Timed
-from harness.faults.recording import ChaosStack, RecordingTarget
-from harness.fronts.nginx import load_proxy_config
-from harness.fronts.timers import chain_timers
-from harness.judge.checker import CheckParams, CheckResult
+from harness.faults.timing import Timed
+from harness.judge.checker import CheckResult
 from harness.judge.history import History
 from harness.judge.invariants import Anomaly
+from harness.targets.base import RecordingTarget, Target
 
 # A restart of the only API process: the front has nowhere else to send a request for about a second and
 # answers 502 at once. That is an outage the checker rightly reports (invariant 4); it is tolerated only in
@@ -76,23 +74,6 @@ CASES: tuple[ChaosCase, ...] = (
 BY_NAME = {case.name: case for case in CASES}
 
 
-def check_params(stack: ChaosStack, proxy_config: str | None) -> CheckParams:
-    """The checker's parameters at the stack's scale, with the SSE idle timer of its front (if known)."""
-    scale = stack.time_scale
-    if proxy_config is None:
-        return CheckParams.for_scale(scale)
-    chain = chain_timers(load_proxy_config(proxy_config), scale)
-    return CheckParams.for_scale(scale, idle_timer_s=chain.on_clock(chain.flow("sse").idle_timeout_s))
-
-
-def workload_config(stack: ChaosStack, params: CheckParams, **overrides: Any) -> WorkloadConfig:
-    """A workload at the stack's scale whose users follow each job past the checker's deadline."""
-    scale = stack.time_scale
-    idle = (params.idle_timer_s or scaled(60.0, scale)) / scale
-    base = WorkloadConfig(time_scale=scale, idle_timer_s=idle, follow_s=params.deadline_s / scale + 20.0)
-    return replace(base, **overrides)
-
-
 @dataclass(frozen=True)
 class CaseRun:
     case: ChaosCase
@@ -100,7 +81,7 @@ class CaseRun:
     fault_s: float
 
 
-def run_case(stack: ChaosStack, history: History, case: ChaosCase, config: WorkloadConfig) -> CaseRun:
+def run_case(stack: Target, history: History, case: ChaosCase, config: WorkloadConfig) -> CaseRun:
     """Start the workload, apply the case's fault once a quarter of the jobs are acknowledged (bounded wait),
     keep it `hold_s` (modelled), remove it, and wait for every user to finish."""
     config = replace(config, **case.workload)

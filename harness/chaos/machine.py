@@ -26,10 +26,10 @@ from harness.clients import ServiceClient
 from harness.contract import StreamOptions, Timeouts
 from harness.core.timescale import scaled
 from harness.faults import ApiRestart, Fault, Latency, RedisPause, RedisRestart, ResetPeer, Timeout, WorkerKill
-from harness.faults.recording import ChaosStack, RecordingTarget, heal_stack
 from harness.judge.checker import CheckParams, CheckResult, check, render_text
 from harness.judge.history import History, read_history
 from harness.judge.invariants import Anomaly
+from harness.targets.base import RecordingTarget, Target, heal
 
 PROFILES: dict[str, dict[str, Any]] = {
     "ci": {"max_examples": 4, "stateful_step_count": 15, "database": None},
@@ -79,14 +79,14 @@ def _tolerated(anomaly: Anomaly) -> bool:
 class ChaosMachine(RuleBasedStateMachine):
     """Bind it to a running stack with `ChaosMachine.bound(stack, params, history_dir)` before running it."""
 
-    stack: ClassVar[ChaosStack]
+    stack: ClassVar[Target]
     params: ClassVar[CheckParams]
     history_dir: ClassVar[Path]
     _examples: ClassVar[itertools.count[int]] = itertools.count()
     jobs = Bundle("jobs")
 
     @classmethod
-    def bound(cls, stack: ChaosStack, params: CheckParams, history_dir: Path) -> type[ChaosMachine]:
+    def bound(cls, stack: Target, params: CheckParams, history_dir: Path) -> type[ChaosMachine]:
         attrs = {"stack": stack, "params": params, "history_dir": history_dir, "_examples": itertools.count()}
         return cast(type[ChaosMachine], type("ChaosMachine", (cls,), attrs))
 
@@ -195,7 +195,7 @@ class ChaosMachine(RuleBasedStateMachine):
         """Heal, follow every acknowledged job to its end (bounded by the checker's deadline), judge it all."""
         try:
             self.heal()
-            heal_stack(self.stack)
+            heal(self.stack)
             if self.broken:
                 return
             for job_id in self.acknowledged_jobs():

@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from harness.faults.recording import ChaosStack, TrackedFaults
+    from harness.faults.factory import TrackedFaults
     from harness.faults.toxiproxy import ToxiproxyClient
     from harness.judge.history import History
     from harness.stack.config import StackConfig
     from harness.stack.containers import ContainerStack
     from harness.stack.local import LocalStack
+    from harness.targets.base import Target
 
 MARKERS = {
     "unit": "no servers",
@@ -91,7 +92,7 @@ def stack_factory(harness_config: StackConfig) -> Iterator[StackFactory]:
 
 
 @pytest.fixture(scope="session")
-def stack(pytestconfig: pytest.Config, harness_config: StackConfig) -> Iterator[ChaosStack]:
+def stack(pytestconfig: pytest.Config, harness_config: StackConfig) -> Iterator[Target]:
     target = _option(pytestconfig, "target")
     if target is None:
         from harness.stack import Stack
@@ -99,17 +100,16 @@ def stack(pytestconfig: pytest.Config, harness_config: StackConfig) -> Iterator[
         with Stack(harness_config) as local:
             yield local
         return
-    from harness.faults.recording import ExternalTarget
+    from harness.targets.remote import RemoteTarget
 
-    external = ExternalTarget(target, _option(pytestconfig, "toxiproxy"), harness_config.time_scale)
-    try:
-        yield external
-    finally:
-        external.close()
+    toxiproxy_url = _option(pytestconfig, "toxiproxy")
+    remote = RemoteTarget(target, toxiproxy_url=toxiproxy_url, edge_proxy=False, time_scale=harness_config.time_scale)
+    with remote:
+        yield remote
 
 
 @pytest.fixture
-def toxiproxy(stack: ChaosStack) -> ToxiproxyClient:
+def toxiproxy(stack: Target) -> ToxiproxyClient:
     if getattr(stack, "has_toxiproxy", True) is False:
         pytest.skip(f"{stack!r} has no Toxiproxy; pass --harness-toxiproxy URL to use network faults")
     return stack.toxiproxy
@@ -129,8 +129,9 @@ def history(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[History]
 
 
 @pytest.fixture
-def faults(stack: ChaosStack, history: History) -> Iterator[TrackedFaults]:
-    from harness.faults.recording import RecordingTarget, TrackedFaults
+def faults(stack: Target, history: History) -> Iterator[TrackedFaults]:
+    from harness.faults.factory import TrackedFaults
+    from harness.targets.base import RecordingTarget
 
     factory = TrackedFaults(RecordingTarget(stack, history.record_fault))
     try:

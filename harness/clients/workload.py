@@ -14,14 +14,15 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Literal, Self
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Self
 
 from harness.clients.service import ServiceClient
 from harness.contract import V1, ContractProfile, Reply, StreamOptions, Timeouts
 from harness.core.closing import Running
 from harness.core.errors import ConfigError
 from harness.core.timescale import scaled
+from harness.judge.checker import CheckParams
 from harness.judge.history import Recorder
 
 Follow = Literal["poll", "sse"]
@@ -55,6 +56,14 @@ class WorkloadConfig:
             raise ConfigError(f"jobs={self.jobs}, concurrency={self.concurrency}: use 1-100000 jobs, 1-512 threads")
         if not 0 < self.min_job_s <= self.max_job_s:
             raise ConfigError(f"job length {self.min_job_s}-{self.max_job_s} s is empty; use 0 < min <= max")
+
+    @classmethod
+    def for_params(cls, params: CheckParams, time_scale: float, **overrides: Any) -> WorkloadConfig:
+        """A workload at `time_scale` whose users follow each job past the checker's deadline and whose streams
+        outlast the idle timer the checker judges against."""
+        idle = (params.idle_timer_s or scaled(60.0, time_scale)) / time_scale
+        base = cls(time_scale=time_scale, idle_timer_s=idle, follow_s=params.deadline_s / time_scale + 20.0)
+        return replace(base, **overrides)
 
     def wall(self, seconds: float) -> float:
         return scaled(seconds, self.time_scale)

@@ -20,19 +20,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.chaos.catalogue import check_params, workload_config
 from harness.clients import ServiceClient
 from harness.clients.workload import Workload, WorkloadConfig
 from harness.contract import StreamOptions, Timeouts
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.timescale import scaled
 from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
-from harness.faults.compose import Schedule, Timed
-from harness.faults.recording import RecordingTarget
+from harness.faults.timing import Schedule, Timed
+from harness.fronts import check_params
 from harness.judge.history import History
 from harness.stack import Stack, StackConfig
 from harness.stack.components import AofProfile
 from harness.stack.config import Backend
+from harness.targets.base import RecordingTarget
 
 Say = Callable[[str], None]
 FAULT_PLANS: dict[str, tuple[tuple[Callable[[], Fault], float], ...]] = {
@@ -91,8 +91,9 @@ def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
 
 def _drive_mixed(plan: RunPlan, config: str, stack: Any, history: History, say: Say) -> None:
     """The workload's users and the coverage set at once, the faults in the middle; every wait bounded."""
-    wl = workload_config(
-        stack, check_params(stack, config), jobs=plan.jobs, concurrency=min(plan.jobs, 32), seed=plan.seed
+    params = check_params(config, stack.time_scale)
+    wl = WorkloadConfig.for_params(
+        params, stack.time_scale, jobs=plan.jobs, concurrency=min(plan.jobs, 32), seed=plan.seed
     )
     limit = plan.duration_wall_s or scaled(wl.ramp_s + wl.max_job_s * 3 + 120.0, plan.time_scale) + 20.0
     edge = stack.endpoints.edge_url

@@ -5,15 +5,16 @@
     with (RedisPause() + ProxyDown("edge")).on(stack):
         ...
 
-This package is the one to import. Inside: `base` (the protocol: `Fault`, `FaultWindow`, `FaultTarget`,
-`ProcessControl`), `toxics` (network faults through Toxiproxy), `process` (process faults through the target's
-ProcessControl), `compose` (`Compose`, `Timed`, `Schedule`), `recording` (faults whose windows land in a
-history), `toxiproxy` / `toxiproxy_server` (the typed REST client and the real server).
+This package is the one to import. Inside: `base` (the protocol: `Fault`, `AtomicFault`, `Compose`,
+`FaultWindow`, `FaultTarget`, `ProcessControl`), `toxics` (network faults through Toxiproxy), `process` (process
+faults through the target's ProcessControl), `timing` (`Timed`, `Schedule`), `factory` (faults made by name and
+bound to one target), `toxiproxy` / `toxiproxy_server` (the typed REST client and the real server).
 """
 
-from harness.faults.base import Fault, FaultTarget, FaultWindow, ProcessControl
-from harness.faults.compose import Compose, Schedule, Timed
-from harness.faults.process import ApiRestart, FaultFactory, ProcessFault, RedisPause, RedisRestart, WorkerKill
+from harness.faults.base import AtomicFault, Compose, Fault, FaultTarget, FaultWindow, ProcessControl
+from harness.faults.factory import FaultFactory, TrackedFaults
+from harness.faults.process import ApiRestart, ProcessFault, RedisPause, RedisRestart, Restart, WorkerKill
+from harness.faults.timing import Schedule, Timed
 from harness.faults.toxics import (
     TOXICS,
     Bandwidth,
@@ -29,7 +30,8 @@ from harness.faults.toxics import (
 )
 
 __all__ = [
-    "TOXICS", "ApiRestart", "Bandwidth", "Compose", "Fault", "FaultFactory", "FaultTarget", "FaultWindow",
-    "Latency", "LimitData", "ProcessControl", "ProcessFault", "ProxyDown", "RedisPause", "RedisRestart", "ResetPeer",
-    "Schedule", "Slicer", "SlowClose", "Timed", "Timeout", "ToxicFault", "WorkerKill", "toxic",
+    "TOXICS", "ApiRestart", "AtomicFault", "Bandwidth", "Compose", "Fault", "FaultFactory", "FaultTarget",
+    "FaultWindow", "Latency", "LimitData", "ProcessControl", "ProcessFault", "ProxyDown", "RedisPause",
+    "RedisRestart", "ResetPeer", "Restart", "Schedule", "Slicer", "SlowClose", "Timed", "Timeout", "ToxicFault",
+    "TrackedFaults", "WorkerKill", "toxic",
 ]  # fmt: skip

@@ -1,8 +1,9 @@
-"""The Fault protocol: a scoped change to a stack that is applied, removed and recorded as a time window.
+"""The fault protocol: what a fault acts on (`FaultTarget`, `ProcessControl`), the time window it is recorded
+as, `Fault` (anything applied to a target and removed, usable as `with fault.on(target):`), `AtomicFault` (one
+change, recorded as its own windows) and `Compose` (several as one: `a + b`).
 
-Concrete faults (toxics, process faults) live in `harness.faults.process`, which re-exports everything here;
-import from there. A window opens just before a fault's action starts and closes just after its removal
-completes, so it covers every effect the fault can have: a checker may attribute an anomaly to it.
+A window opens just before a fault's action starts and closes just after its removal completes, so it covers
+every effect the fault can have: a checker may attribute an anomaly to it. Import faults from `harness.faults`.
 """
 
 from __future__ import annotations
@@ -14,13 +15,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from harness.core.errors import FaultError
 from harness.faults.toxiproxy import ToxiproxyClient
-
-if TYPE_CHECKING:
-    from harness.faults.compose import Compose
 
 Detail = tuple[tuple[str, str | int | float | bool], ...]
 
@@ -93,25 +91,69 @@ def _notify(target: object, window: FaultWindow) -> None:
         listener(window)
 
 
-@dataclass(repr=False)
 class Fault(ABC):
-    """Parameters are dataclass fields; `fault.on(target)` binds, `apply()`/`remove()` or `with` scope it.
+    """Anything applied to a target and removed: `fault.on(target)` binds, `apply()`/`remove()` or `with` scope it.
 
-    Applying an applied fault is refused; removing a removed (or never applied) fault does nothing. A
-    failed apply leaves nothing in place and records no window; a failed remove keeps the fault applied
-    (and its window open) so that `remove()` can be retried.
+    Applying an applied fault is refused; removing a removed (or never applied) fault does nothing.
     """
 
     kind: ClassVar[str] = "fault"
-    _target: FaultTarget | None = field(default=None, init=False, compare=False)
-    _active: FaultWindow | None = field(default=None, init=False, compare=False)
-    _windows: list[FaultWindow] = field(default_factory=list, init=False, compare=False)
-    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, compare=False)
+    _target: FaultTarget | None = None
 
     @property
     @abstractmethod
     def where(self) -> str:
         """The proxy or component the fault acts on, as recorded in its windows."""
+
+    @property
+    @abstractmethod
+    def active(self) -> bool: ...
+
+    @property
+    @abstractmethod
+    def windows(self) -> list[FaultWindow]:
+        """Every window of this fault, oldest first; the last one is open while the fault is applied."""
+
+    @abstractmethod
+    def apply(self) -> Self: ...
+
+    @abstractmethod
+    def remove(self) -> None: ...
+
+    def on(self, target: FaultTarget) -> Self:
+        self._target = target
+        return self
+
+    @property
+    def target(self) -> FaultTarget:
+        if self._target is None:
+            raise FaultError(f"{self!r} is not bound to a target; bind it first: `with fault.on(stack): ...`")
+        return self._target
+
+    def __enter__(self) -> Self:
+        return self.apply()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.remove()
+
+    def __add__(self, other: Fault) -> Compose:
+        return Compose(self, other)
+
+
+@dataclass(repr=False)
+class AtomicFault(Fault):
+    """One change (a toxic, a signal): parameters are dataclass fields, `_apply`/`_remove` do and undo it.
+
+    A failed apply leaves nothing in place and records no window; a failed remove keeps the fault applied
+    (and its window open) so that `remove()` can be retried.
+    """
+
+    _target: FaultTarget | None = field(default=None, init=False, compare=False)
+    _active: FaultWindow | None = field(default=None, init=False, compare=False)
+    _windows: list[FaultWindow] = field(default_factory=list, init=False, compare=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False, compare=False)
 
     @abstractmethod
     def _apply(self, target: FaultTarget) -> Detail:
@@ -130,23 +172,12 @@ class Fault(ABC):
                 parts.append(f"{f.name}={value!r}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
-    def on(self, target: FaultTarget) -> Self:
-        self._target = target
-        return self
-
-    @property
-    def target(self) -> FaultTarget:
-        if self._target is None:
-            raise FaultError(f"{self!r} is not bound to a target; bind it first: `with fault.on(stack): ...`")
-        return self._target
-
     @property
     def active(self) -> bool:
         return self._active is not None
 
     @property
     def windows(self) -> list[FaultWindow]:
-        """Every window of this fault, oldest first; the last one is open while the fault is applied."""
         return list(self._windows)
 
     def apply(self) -> Self:
@@ -183,15 +214,74 @@ class Fault(ABC):
             self._windows[-1] = window
         _notify(target, window)
 
-    def __enter__(self) -> Self:
-        return self.apply()
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.remove()
+class Compose(Fault):
+    """Several faults as one: applied in order, removed in reverse; a failed apply undoes the ones before it.
 
-    def __add__(self, other: Fault) -> Compose:
-        from harness.faults.compose import Compose  # the composite is built on this module
+    It records no window of its own: each part records and notifies its own.
+    """
 
-        return Compose(self, other)
+    kind = "compose"
+
+    def __init__(self, *faults: Fault) -> None:
+        self._lock = threading.RLock()
+        if not faults:
+            raise FaultError("Compose() needs at least one fault, e.g. Compose(Latency('api', ms=100), RedisPause())")
+        self.faults: tuple[Fault, ...] = tuple(p for f in faults for p in (f.faults if type(f) is Compose else (f,)))
+
+    def __repr__(self) -> str:
+        return f"Compose({', '.join(map(repr, self.faults))})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Compose) and self.faults == other.faults
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def where(self) -> str:
+        return ",".join(f.where for f in self.faults)
+
+    @property
+    def windows(self) -> list[FaultWindow]:
+        return sorted((w for f in self.faults for w in f.windows), key=lambda w: w.start_mono)
+
+    @property
+    def active(self) -> bool:
+        return any(f.active for f in self.faults)
+
+    def on(self, target: FaultTarget) -> Self:
+        for fault in self.faults:
+            fault.on(target)
+        return super().on(target)
+
+    def apply(self) -> Self:
+        with self._lock:
+            if self.active:
+                raise FaultError(f"{self!r} is already applied; remove() it before applying again")
+            done: list[Fault] = []
+            try:
+                for fault in self.faults:
+                    fault.apply()
+                    done.append(fault)
+            except BaseException as exc:
+                for fault in reversed(done):
+                    try:
+                        fault.remove()
+                    except FaultError as undo:
+                        exc.add_note(f"undoing {fault!r} also failed: {undo}")
+                raise
+        return self
+
+    def remove(self) -> None:
+        """Remove every part, last first, even when one fails; the first failure is raised at the end."""
+        with self._lock:
+            errors: list[FaultError] = []
+            for fault in reversed(self.faults):
+                try:
+                    fault.remove()
+                except FaultError as exc:
+                    errors.append(exc)
+            if errors:
+                for other in errors[1:]:
+                    errors[0].add_note(str(other))
+                raise errors[0]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, NamedTuple
 
 from harness.core.errors import ConfigError
 from harness.core.timescale import scaled
-from harness.faults.base import Detail, Fault, FaultTarget
+from harness.faults.base import AtomicFault, Detail, FaultTarget
 from harness.faults.toxiproxy import Stream, check_toxic
 
 _toxic_ids = itertools.count(1)
@@ -31,7 +31,7 @@ class Param(NamedTuple):
 
 
 @dataclass(repr=False)
-class ToxicFault(Fault):
+class ToxicFault(AtomicFault):
     """A Toxiproxy toxic on one proxy ("edge", "api", "redis", ...), one direction, with a toxicity."""
 
     proxy: str
@@ -178,7 +178,7 @@ def toxic(proxy: str, toxic_type: str, **params: Any) -> ToxicFault:
 
 
 @dataclass(repr=False)
-class ProxyDown(Fault):
+class ProxyDown(AtomicFault):
     """The proxy stops listening and drops its connections (clients see ECONNREFUSED) until removed."""
 
     proxy: str

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale
 from harness.fronts.nginx import FLOWS, ProxyConfig, load_proxy_config, render
+from harness.judge.checker import CheckParams
 
 _JOB = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 FLOW_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
@@ -233,3 +234,13 @@ def chain_timers(config: ProxyConfig, time_scale: float) -> TimeoutChain:
         for flow, routes in FLOW_ROUTES.items()
     }
     return TimeoutChain(config.name, scale, tuple(c.name for c in chain), MappingProxyType(flows))
+
+
+def check_params(proxy_config: str | ProxyConfig | None, time_scale: float) -> CheckParams:
+    """The checker's parameters at `time_scale` behind a front: the SSE idle timer is the front's own (None: the
+    modelled default, a 60 s proxy)."""
+    if proxy_config is None:
+        return CheckParams.for_scale(time_scale)
+    config = proxy_config if isinstance(proxy_config, ProxyConfig) else load_proxy_config(proxy_config)
+    chain = chain_timers(config, time_scale)
+    return CheckParams.for_scale(time_scale, idle_timer_s=chain.on_clock(chain.flow("sse").idle_timeout_s))

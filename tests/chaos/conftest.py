@@ -9,14 +9,14 @@ from collections.abc import Iterator
 import pytest
 
 from harness.chaos.pytest_plugin import StackFactory
-from harness.faults.recording import ChaosStack, heal_stack
 from harness.stack.config import StackConfig
+from harness.targets.base import Target, heal
 
 CHAOS_JOBS = int(os.environ.get("HARNESS_CHAOS_JOBS", "24"))
 
 
 @pytest.fixture(scope="module")
-def chaos_stack(stack_factory: StackFactory) -> Iterator[ChaosStack]:
+def chaos_stack(stack_factory: StackFactory) -> Iterator[Target]:
     stack = stack_factory(aof="always", workers=2)
     try:
         yield stack
@@ -25,9 +25,9 @@ def chaos_stack(stack_factory: StackFactory) -> Iterator[ChaosStack]:
 
 
 @pytest.fixture
-def healed(chaos_stack: ChaosStack) -> ChaosStack:
+def healed(chaos_stack: Target) -> Target:
     """The module's stack, whole again before the test (no toxics, every component up, /health 200)."""
-    heal_stack(chaos_stack)
+    heal(chaos_stack)
     return chaos_stack
 
 

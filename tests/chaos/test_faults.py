@@ -8,20 +8,22 @@ import zlib
 
 import pytest
 
-from harness.chaos.catalogue import CASES, ChaosCase, check_params, run_case, tolerated, unexpected, workload_config
-from harness.faults.recording import ChaosStack
+from harness.chaos.catalogue import CASES, ChaosCase, run_case, tolerated, unexpected
+from harness.clients.workload import WorkloadConfig
+from harness.fronts import check_params
 from harness.judge.checker import check, render_text
 from harness.judge.history import History, read_history
+from harness.targets.base import Target
 from tests.chaos.conftest import CHAOS_JOBS
 
 pytestmark = pytest.mark.chaos
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-def test_no_anomaly_under_fault(case: ChaosCase, healed: ChaosStack, history: History, front: str) -> None:
-    params = check_params(healed, front)
+def test_no_anomaly_under_fault(case: ChaosCase, healed: Target, history: History, front: str) -> None:
+    params = check_params(front, healed.time_scale)
     seed = zlib.crc32(case.name.encode())
-    config = workload_config(healed, params, jobs=CHAOS_JOBS, seed=seed)
+    config = WorkloadConfig.for_params(params, healed.time_scale, jobs=CHAOS_JOBS, seed=seed)
     run = run_case(healed, history, case, config)
     result = check(read_history(history.path), params)
     report = f"case {case.name}, workload seed {seed}, {run.summary.statuses}\n{render_text(result)}"

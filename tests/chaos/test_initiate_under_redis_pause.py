@@ -13,14 +13,14 @@ import pytest
 
 from harness.clients import ServiceClient
 from harness.faults import RedisPause
-from harness.faults.recording import ChaosStack, RecordingTarget
 from harness.judge.history import History, read_history
+from harness.targets.base import RecordingTarget, Target
 
 pytestmark = pytest.mark.chaos
 CLIENTS, PAUSES = 30, 4
 
 
-def test_initiates_racing_redis_pauses_never_answer_500_or_502(healed: ChaosStack, history: History) -> None:
+def test_initiates_racing_redis_pauses_never_answer_500_or_502(healed: Target, history: History) -> None:
     stop = threading.Event()
     wall = healed.time_scale
 

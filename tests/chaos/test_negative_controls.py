@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from harness.chaos.catalogue import check_params, workload_config
 from harness.chaos.pytest_plugin import StackFactory
 from harness.clients import ServiceClient
-from harness.clients.workload import Workload
+from harness.clients.workload import Workload, WorkloadConfig
 from harness.faults import RedisRestart
-from harness.faults.recording import ChaosStack, RecordingTarget
+from harness.fronts import check_params
 from harness.judge.checker import CheckResult, check, render_text
 from harness.judge.history import History, read_history
+from harness.targets.base import RecordingTarget, Target
 
 pytestmark = pytest.mark.chaos
 
@@ -34,7 +34,7 @@ class OneOff:
         self.factory = factory
         self.made: list[Any] = []
 
-    def __call__(self, **overrides: Any) -> ChaosStack:
+    def __call__(self, **overrides: Any) -> Target:
         self.made.append(stack := self.factory(**overrides))
         return stack
 
@@ -54,8 +54,10 @@ def one_off(stack_factory: StackFactory) -> Iterator[OneOff]:
 
 def test_redis_without_persistence_killed_loses_jobs(one_off: OneOff, history: History, front: str) -> None:
     stack = one_off(aof="off", workers=2)
-    params = check_params(stack, front)
-    config = workload_config(stack, params, jobs=8, min_job_s=60, max_job_s=90, ramp_s=0, sse=0.0, disconnect=0.0)
+    params = check_params(front, stack.time_scale)
+    config = WorkloadConfig.for_params(
+        params, stack.time_scale, jobs=8, min_job_s=60, max_job_s=90, ramp_s=0, sse=0.0, disconnect=0.0
+    )
     with Workload(stack.endpoints.edge_url, history, config) as wl:
         assert wl.wait_acknowledged(8, timeout=15)
         RedisRestart(graceful=False).on(RecordingTarget(stack, history.record_fault)).apply().remove()
@@ -67,7 +69,7 @@ def test_redis_without_persistence_killed_loses_jobs(one_off: OneOff, history: H
 
 def test_buffered_sse_front_shows_a_gap(one_off: OneOff, history: History) -> None:
     stack = one_off(proxy_config="buffered-sse", workers=1)
-    params = check_params(stack, "buffered-sse")
+    params = check_params("buffered-sse", stack.time_scale)
     assert params.idle_timer_s is not None
     with ServiceClient(stack.endpoints.edge_url, history, "sse") as client:
         job = client.initiate([10001], simulate={"durationMs": 90_000}).job
@@ -79,7 +81,7 @@ def test_buffered_sse_front_shows_a_gap(one_off: OneOff, history: History) -> No
 
 def test_legacy_start_behind_nginx_defaults_hits_the_proxy_timeout(one_off: OneOff, history: History) -> None:
     stack = one_off(proxy_config="nginx-defaults", workers=1)
-    params = check_params(stack, "nginx-defaults")
+    params = check_params("nginx-defaults", stack.time_scale)
     with ServiceClient(stack.endpoints.edge_url, history, "legacy") as client:
         reply = client.legacy_start([10001], simulate={"durationMs": 120_000})
     assert reply.http_status == 504, reply
@@ -92,9 +94,17 @@ def test_legacy_start_behind_nginx_defaults_hits_the_proxy_timeout(one_off: OneO
 
 def test_service_that_ignores_client_request_id_duplicates_jobs(one_off: OneOff, history: History, front: str) -> None:
     stack = one_off(workers=1, service_env={"REFERENCE_BUG_IGNORE_CLIENT_REQUEST_ID": "1"})
-    params = check_params(stack, front)
-    config = workload_config(
-        stack, params, jobs=6, min_job_s=10, max_job_s=20, ramp_s=5, client_request_id=1.0, resend=1.0, seed=3
+    params = check_params(front, stack.time_scale)
+    config = WorkloadConfig.for_params(
+        params,
+        stack.time_scale,
+        jobs=6,
+        min_job_s=10,
+        max_job_s=20,
+        ramp_s=5,
+        client_request_id=1.0,
+        resend=1.0,
+        seed=3,
     )
     with Workload(stack.endpoints.edge_url, history, config) as wl:
         wl.join(timeout=60)

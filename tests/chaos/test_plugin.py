@@ -17,7 +17,7 @@ def test_a_run_that_uses_no_fixture_imports_no_stack(pytester: pytest.Pytester) 
         import sys
 
         def test_plain():
-            heavy = {"harness.stack", "harness.stack.local", "harness.clients.workload", "harness.faults.recording"}
+            heavy = {"harness.stack", "harness.stack.local", "harness.clients.workload", "harness.targets"}
             heavy |= {"httpx"}
             assert not heavy & set(sys.modules), heavy & set(sys.modules)
         """

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import seed
 from hypothesis.stateful import run_state_machine_as_test
 
-from harness.chaos.catalogue import check_params
 from harness.chaos.machine import ChaosMachine, machine_settings
-from harness.faults.recording import ChaosStack
+from harness.fronts import check_params
+from harness.targets.base import Target
 
 pytestmark = pytest.mark.chaos
 
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.chaos
 # A passing run takes well under a minute; a failing one then shrinks on the real stack, which Hypothesis bounds
 # at about five minutes, so the failure (seed, shrunk schedule, reproduce blob) is printed before this timeout.
 @pytest.mark.timeout(900)
-def test_fault_schedules_keep_every_invariant(healed: ChaosStack, front: str, tmp_path: Path) -> None:
+def test_fault_schedules_keep_every_invariant(healed: Target, front: str, tmp_path: Path) -> None:
     chosen = int(os.environ.get("HARNESS_CHAOS_SEED") or random.randrange(2**32))
-    machine = seed(chosen)(ChaosMachine.bound(healed, check_params(healed, front), tmp_path))
+    machine = seed(chosen)(ChaosMachine.bound(healed, check_params(front, healed.time_scale), tmp_path))
     print(f"chaos machine seed {chosen} (replay: HARNESS_CHAOS_SEED={chosen}); histories in {tmp_path}")
     try:
         run_state_machine_as_test(machine, settings=machine_settings())

@@ -1,4 +1,4 @@
-"""Faults combined and in time: `Compose` (also `a + b`), `Timed` (removed after a scaled duration), `Schedule`.
+"""Faults in time: `Timed` (removed after a scaled duration) and `Schedule` (timed steps one after another).
 
 Wrappers record no windows of their own: each wrapped fault records and notifies its own. Durations are
 modelled seconds and go through the time scale, so a schedule written for real time keeps its ratios to
@@ -13,85 +13,7 @@ from typing import Self
 
 from harness.core.errors import ConfigError, FaultError
 from harness.core.timescale import scaled
-from harness.faults.base import Detail, Fault, FaultTarget, FaultWindow
-
-
-class Compose(Fault):
-    """Several faults as one: applied in order, removed in reverse; a failed apply undoes the ones before it.
-
-    It records no window of its own: each part records and notifies its own.
-    """
-
-    kind = "compose"
-
-    def __init__(self, *faults: Fault) -> None:
-        super().__init__()
-        if not faults:
-            raise FaultError("Compose() needs at least one fault, e.g. Compose(Latency('api', ms=100), RedisPause())")
-        self.faults: tuple[Fault, ...] = tuple(p for f in faults for p in (f.faults if type(f) is Compose else (f,)))
-
-    def __repr__(self) -> str:
-        return f"Compose({', '.join(map(repr, self.faults))})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Compose) and self.faults == other.faults
-
-    __hash__ = None  # type: ignore[assignment]
-
-    @property
-    def where(self) -> str:
-        return ",".join(f.where for f in self.faults)
-
-    @property
-    def windows(self) -> list[FaultWindow]:
-        return sorted((w for f in self.faults for w in f.windows), key=lambda w: w.start_mono)
-
-    @property
-    def active(self) -> bool:
-        return any(f.active for f in self.faults)
-
-    def on(self, target: FaultTarget) -> Self:
-        for fault in self.faults:
-            fault.on(target)
-        return super().on(target)
-
-    def apply(self) -> Self:
-        with self._lock:
-            if self.active:
-                raise FaultError(f"{self!r} is already applied; remove() it before applying again")
-            done: list[Fault] = []
-            try:
-                for fault in self.faults:
-                    fault.apply()
-                    done.append(fault)
-            except BaseException as exc:
-                for fault in reversed(done):
-                    try:
-                        fault.remove()
-                    except FaultError as undo:
-                        exc.add_note(f"undoing {fault!r} also failed: {undo}")
-                raise
-        return self
-
-    def remove(self) -> None:
-        """Remove every part, last first, even when one fails; the first failure is raised at the end."""
-        with self._lock:
-            errors: list[FaultError] = []
-            for fault in reversed(self.faults):
-                try:
-                    fault.remove()
-                except FaultError as exc:
-                    errors.append(exc)
-            if errors:
-                for other in errors[1:]:
-                    errors[0].add_note(str(other))
-                raise errors[0]
-
-    def _apply(self, target: FaultTarget) -> Detail:
-        raise NotImplementedError  # apply() is overridden: parts apply themselves
-
-    def _remove(self, target: FaultTarget) -> None:
-        raise NotImplementedError
+from harness.faults.base import Fault, FaultTarget, FaultWindow
 
 
 class Timed(Fault):
@@ -103,7 +25,7 @@ class Timed(Fault):
     kind = "timed"
 
     def __init__(self, fault: Fault, seconds: float, *, time_scale: float | None = None) -> None:
-        super().__init__()
+        self._lock = threading.RLock()
         if (
             isinstance(seconds, bool)
             or not isinstance(seconds, int | float)
@@ -181,12 +103,6 @@ class Timed(Fault):
         if done and self._error is not None:
             raise FaultError(f"{self!r}: the timed removal failed: {self._error}") from self._error
         return done
-
-    def _apply(self, target: FaultTarget) -> Detail:
-        raise NotImplementedError  # apply() is overridden: the wrapped fault records itself
-
-    def _remove(self, target: FaultTarget) -> None:
-        raise NotImplementedError
 
 
 class Schedule:
