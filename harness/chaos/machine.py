@@ -96,7 +96,7 @@ class ChaosMachine(RuleBasedStateMachine):
         self.history = History(self.path)
         self.target = RecordingTarget(self.stack, self.history.record_fault)
         scale = self.stack.time_scale
-        stream = StreamOptions(idle_s=(self.params.idle_timer_s or 3.0) * 1.5 + 1, reconnect_s=scaled(5, scale))
+        stream = StreamOptions.outlasting(self.params.idle_timer_s or scaled(60.0, scale), scale)
         self.timeouts = Timeouts(request_s=2.0, stream=stream, default_poll_s=0.25)
         self.client = ServiceClient(self.stack.endpoints.edge_url, self.history, "machine", timeouts=self.timeouts)
         self.active: Fault | None = None
@@ -105,9 +105,6 @@ class ChaosMachine(RuleBasedStateMachine):
         self.last_ids: dict[str, int | None] = {}
         self.crids = (f"chaos-{uuid.uuid4().hex[:12]}-{n}" for n in itertools.count())
         note(f"history of this example: {self.path}")
-
-    def wall(self, seconds: float) -> float:
-        return scaled(seconds, self.stack.time_scale)
 
     @initialize(target=jobs, durations=st.lists(st.integers(10, 60), min_size=1, max_size=4))
     def initial_jobs(self, durations: list[int]) -> object:
@@ -145,13 +142,15 @@ class ChaosMachine(RuleBasedStateMachine):
 
     @rule(job=jobs, events=st.integers(1, 4))
     def stream_then_disconnect(self, job: JobRef, events: int) -> None:
-        seen = self.client.follow_sse(job.job_id, self.wall(40), stop_after_events=events)
+        seen = self.client.follow_sse(job.job_id, scaled(40, self.stack.time_scale), stop_after_events=events)
         self.last_ids[job.job_id] = seen.last_event_id
 
     @rule(job=jobs)
     def resume_stream(self, job: JobRef) -> None:
         last = self.last_ids.get(job.job_id)
-        seen = self.client.follow_sse(job.job_id, self.wall(40), last_event_id=last, stop_after_events=3)
+        seen = self.client.follow_sse(
+            job.job_id, scaled(40, self.stack.time_scale), last_event_id=last, stop_after_events=3
+        )
         self.last_ids[job.job_id] = seen.last_event_id
 
     @rule(job=jobs)

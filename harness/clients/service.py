@@ -125,7 +125,7 @@ class ServiceClient(Closing):
             reply, polls = self.status(job_id), polls + 1
             if (reply.job is not None and reply.job.finished) or reply.http_status == 410:
                 return PollResult("ok", reply, polls)
-            if reply.outcome == "fail" and reply.http_status is not None and reply.http_status not in (408, 429):
+            if reply.outcome == "fail" and not reply.retryable():
                 return PollResult("fail", reply, polls)
             remaining = end - self._clock()
             if remaining <= 0:

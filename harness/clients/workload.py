@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Self
 
 from harness.clients.service import ServiceClient
-from harness.contract import V1, ContractProfile, Reply, StreamOptions, Timeouts
+from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
 from harness.core.closing import Running
 from harness.core.errors import ConfigError
 from harness.core.timescale import scaled
@@ -65,13 +65,10 @@ class WorkloadConfig:
         base = cls(time_scale=time_scale, idle_timer_s=idle, follow_s=params.deadline_s / time_scale + 20.0)
         return replace(base, **overrides)
 
-    def wall(self, seconds: float) -> float:
-        return scaled(seconds, self.time_scale)
-
     def timeouts(self) -> Timeouts:
         """Client bounds on this clock: the stream's read timeout stays above the chain's idle timer (modelled)."""
-        idle = self.wall(self.idle_timer_s) * 1.5 + 1.0
-        return Timeouts(stream=StreamOptions(idle_s=idle, reconnect_s=min(0.5, self.wall(5.0))), default_poll_s=0.25)
+        stream = StreamOptions.outlasting(scaled(self.idle_timer_s, self.time_scale), self.time_scale)
+        return Timeouts(stream=stream, default_poll_s=0.25)
 
 
 @dataclass(frozen=True)
@@ -125,7 +122,7 @@ def plan_jobs(config: WorkloadConfig, run_id: str) -> list[JobPlan]:
         duration_ms = round(rng.uniform(config.min_job_s, config.max_job_s) * 1000)
         resends = rng.randint(1, 2) if crid and rng.random() < config.resend else 0
         fail = 1 if rng.random() < config.fail_first_attempt else 0
-        start = config.wall(rng.uniform(0, config.ramp_s))
+        start = scaled(rng.uniform(0, config.ramp_s), config.time_scale)
         plans.append(JobPlan(i, files, duration_ms, crid, resends, follow, disconnect, fail, start))
     return plans
 
@@ -211,7 +208,7 @@ class Workload(Running):
                 self._cond.notify_all()
             for _ in range(plan.resends):
                 client.initiate(plan.file_ids, plan.client_request_id, self._simulate(plan))
-            end = time.monotonic() + cfg.wall(cfg.follow_s)
+            end = time.monotonic() + scaled(cfg.follow_s, cfg.time_scale)
             status = self._follow(client, plan, job_id, end)
             downloaded = False
             if status == "completed" and cfg.download:
@@ -224,9 +221,10 @@ class Workload(Running):
             reply = client.initiate(plan.file_ids, plan.client_request_id, self._simulate(plan))
             if reply.ok and reply.job is not None and reply.job.job_id:
                 return reply.job.job_id
-            if not _retryable(reply, plan.client_request_id is not None):
+            if not reply.retryable(idempotent=plan.client_request_id is not None):
                 return None
-            self._wait(self.config.wall(min(20.0, 2.0 * 2**attempt)))  # backoff: 2, 4, 8, 16, 20 s modelled
+            backoff = min(20.0, 2.0 * 2**attempt)  # 2, 4, 8, 16, 20 s modelled
+            self._wait(scaled(backoff, self.config.time_scale))
         return None
 
     def _simulate(self, plan: JobPlan) -> dict[str, int] | None:
@@ -244,7 +242,7 @@ class Workload(Running):
             stop_after = 2 if plan.disconnect == "sse" else None
             seen = client.follow_sse(job_id, max(0.0, end - time.monotonic()), stop_after_events=stop_after)
             if plan.disconnect == "sse" and seen.terminal is None:
-                self._wait(self.config.wall(5.0))
+                self._wait(scaled(5.0, self.config.time_scale))
                 remaining = max(0.0, end - time.monotonic())
                 seen = client.follow_sse(job_id, remaining, last_event_id=seen.last_event_id)
             if seen.terminal is not None:
@@ -259,14 +257,8 @@ class Workload(Running):
             self.base_url, self.history, f"user-{plan.index}", timeouts=cut, profile=self.profile
         ) as quitter:
             quitter.status(job_id)
-        self._wait(self.config.wall(10.0))
+        self._wait(scaled(10.0, self.config.time_scale))
 
 
 class _Stopped(Exception):
     """The workload was stopped while a user waited."""
-
-
-def _retryable(reply: Reply, idempotent: bool) -> bool:
-    if reply.outcome == "fail":
-        return reply.http_status is None or reply.http_status in (408, 429)
-    return idempotent

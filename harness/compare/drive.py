@@ -16,13 +16,13 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.clients import ServiceClient
 from harness.clients.workload import Workload, WorkloadConfig
-from harness.contract import StreamOptions, Timeouts
+from harness.contract import Timeouts
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.timescale import scaled
 from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
@@ -124,8 +124,8 @@ def _legacy(edge: str, history: History, wl: WorkloadConfig, index: int, count: 
     """One synchronous start whose job length is the index-th of `count` spread over the workload's range."""
     share = index / max(1, count - 1)
     length_s = wl.min_job_s + (wl.max_job_s - wl.min_job_s) * share
-    timeouts = Timeouts(legacy_s=wl.wall(wl.max_job_s * 3) + 10.0)
-    time.sleep(wl.wall(wl.ramp_s) * share)
+    timeouts = Timeouts(legacy_s=scaled(wl.max_job_s * 3, wl.time_scale) + 10.0)
+    time.sleep(scaled(wl.ramp_s, wl.time_scale) * share)
     with ServiceClient(edge, history, f"legacy-{index}", timeouts=timeouts) as client:
         client.legacy_start(
             [20001 + index], f"legacy-{index}-{time.time_ns():x}", {"durationMs": round(length_s * 1000)}
@@ -134,12 +134,11 @@ def _legacy(edge: str, history: History, wl: WorkloadConfig, index: int, count: 
 
 def _long_sse(edge: str, history: History, wl: WorkloadConfig) -> None:
     """The longest job of the range, followed over SSE to its end, then downloaded: the stream's worst case."""
-    stream = StreamOptions(idle_s=wl.timeouts().stream.idle_s, reconnect_s=wl.timeouts().stream.reconnect_s)
-    with ServiceClient(edge, history, "long-sse", timeouts=replace(wl.timeouts(), stream=stream)) as client:
+    with ServiceClient(edge, history, "long-sse", timeouts=wl.timeouts()) as client:
         reply = client.initiate([30001], f"long-sse-{time.time_ns():x}", {"durationMs": round(wl.max_job_s * 1000)})
         if reply.job is None or reply.job.job_id is None:
             return
-        deadline = wl.wall(wl.follow_s)
+        deadline = scaled(wl.follow_s, wl.time_scale)
         seen = client.follow_sse(reply.job.job_id, deadline)
         if seen.terminal is None:
             client.poll_until_terminal(reply.job.job_id, deadline)

@@ -21,7 +21,7 @@ from harness.clients import ServiceClient
 from harness.contract import ContractProfile, Reply, StreamOptions, Timeouts
 from harness.core.closing import Closing
 from harness.core.errors import ConfigError
-from harness.core.timescale import parse_time_scale
+from harness.core.timescale import parse_time_scale, scaled
 from harness.judge.history import Recorder
 
 SHORT_JOB_S = 20.0  # modelled seconds of the jobs followed to their end (with the `simulate` test controls)
@@ -52,19 +52,16 @@ class ConformanceConfig:
         if not 2 <= self.retries <= 64 or not 1 <= self.rounds <= 10 or not 1 <= self.latency_samples <= 500:
             raise ConfigError("retries 2-64, rounds 1-10 and latency samples 1-500 keep a run bounded")
 
-    def wall(self, modelled_s: float) -> float:
-        return modelled_s * self.time_scale
-
     @property
     def heartbeat_wall_s(self) -> float | None:
         hb = self.profile.features.heartbeat_s
-        return None if hb is None else self.wall(hb)
+        return None if hb is None else scaled(hb, self.time_scale)
 
     def timeouts(self) -> Timeouts:
         """The stream's read timeout stays above the declared heartbeat, so a silence is measured, not cut early."""
         hb = self.heartbeat_wall_s
-        idle = 30.0 if hb is None else max(5.0, 3 * hb)
-        stream = StreamOptions(idle_s=idle, reconnect_s=0.1)
+        silence = scaled(60.0, self.time_scale) if hb is None else 2 * hb  # two heartbeats missed must be seen
+        stream = StreamOptions.outlasting(silence, self.time_scale)
         return Timeouts(request_s=self.request_s, legacy_s=self.budget_s, stream=stream)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from harness.clients.sse import StreamResult
 from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, judged
+from harness.core.timescale import scaled
 from harness.judge.checker import CheckParams, check
 from harness.judge.history import read_history
 
@@ -126,7 +127,7 @@ def _cancel(run: Run, job_id: str) -> Point:
         return failed(
             "cancel", f"answered {reply.http_status} ({reply.error}); expected {list(run.profile.codes['cancel'])}"
         )
-    polled = run.flow.poll_until_terminal(job_id, min(run.config.wall(30) + 2, run.remaining()))
+    polled = run.flow.poll_until_terminal(job_id, min(scaled(30, run.config.time_scale) + 2, run.remaining()))
     status = polled.job.status if polled.job is not None else None
     return judged("cancel", status == "cancelled", f"answered {reply.http_status}, then the job is {status}")
 

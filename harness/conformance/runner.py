@@ -11,7 +11,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.conformance import bad_input, flows, retries, shapes
+import harness.conformance.bad_input as bad_input
+import harness.conformance.flows as flows
+import harness.conformance.retries as retries
+import harness.conformance.shapes as shapes
 from harness.conformance.context import ConformanceConfig, Run
 from harness.conformance.results import ConformanceResult, Point, failed
 from harness.judge.history import History

@@ -21,7 +21,6 @@ from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale, scaled, time_scale_from_env
 from harness.judge.checker import CheckParams
 from harness.locust.thresholds import Threshold, parse_thresholds
-from harness.stack.config import StackConfig
 from harness.stack.flags import add_stack_flags
 
 REQUEST_BUDGET_S = 5.0  # per-request timeout of the async flow's plain requests (initiate, status, cancel)
@@ -68,8 +67,8 @@ class RunSettings:
 
     def timeouts(self) -> Timeouts:
         """Client bounds on this machine's clock: the request budget never exceeds the smallest idle timer."""
-        stream = StreamOptions(
-            idle_s=max(5.0, scaled(90, self.time_scale)), reconnect_s=max(0.05, scaled(0.5, self.time_scale))
+        stream = StreamOptions.outlasting(
+            self.check_params().idle_timer_s or scaled(60, self.time_scale), self.time_scale
         )
         return Timeouts(
             request_s=self.check_params().budget_s or REQUEST_BUDGET_S,
@@ -80,16 +79,6 @@ class RunSettings:
 
     def check_params(self) -> CheckParams:
         return CheckParams.for_scale(self.time_scale)
-
-
-def stack_config(opts: Any) -> StackConfig:
-    return StackConfig.from_env(
-        proxy_config=opts.proxy_config,
-        backend=opts.backend,
-        time_scale=opts.time_scale,
-        workers=opts.workers,
-        aof=opts.aof,
-    )
 
 
 def parse_weights(raw: str | None) -> dict[str, int]:

@@ -26,6 +26,7 @@ from harness.locust.metrics import StatsSource
 from harness.locust.options import RunSettings
 from harness.stack import Stack
 from harness.stack.config import Endpoints
+from harness.stack.flags import stack_config
 
 THRESHOLD_EXIT_CODE = 3
 STACK_FLAGS = ("proxy_config", "backend", "workers", "aof")  # --time-scale still describes the target
@@ -68,7 +69,7 @@ class Plugin:
             log.warning("harness: --host given, so no stack is booted; ignoring %s", ", ".join(given))
 
     def boot(self, environment: Environment, opts: Any) -> None:
-        config = options.stack_config(opts)
+        config = stack_config(opts)
         stack = Stack(config)
         atexit.register(stack.close)
         self.stack = stack.__enter__()

@@ -20,6 +20,7 @@ from locust.exception import StopUser
 from harness.clients.fast import FastServiceClient
 from harness.clients.sse import StreamResult
 from harness.contract import Reply
+from harness.core.timescale import scaled
 from harness.locust.metrics import fire
 from harness.locust.runtime import Runtime, current
 
@@ -60,9 +61,6 @@ class JobUser(User):
     @property
     def deadline_s(self) -> float:
         return self.rt.settings.check_params().deadline_s
-
-    def scaled(self, seconds: float) -> float:
-        return seconds * self.rt.settings.time_scale
 
     def fire(self, kind: str, name: str, ms: float, error: str | None = None, length: int = 0) -> None:
         fire(self.environment.events.request, kind, name, ms, error, length)
@@ -179,10 +177,9 @@ class Retrier(JobUser):
             reply = self.service.initiate(self.file_ids, crid)
             if reply.ok and reply.job is not None:
                 return reply.job.job_id
-            retryable = reply.outcome == "info" or reply.http_status in (None, 429, 503)
-            if backoff is None or not retryable:
+            if backoff is None or not reply.retryable(idempotent=True):  # the same clientRequestId: safe to resend
                 return None
-            time.sleep(self.scaled(backoff))
+            time.sleep(scaled(backoff, self.rt.settings.time_scale))
         return None
 
 

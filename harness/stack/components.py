@@ -55,9 +55,18 @@ def redis_process(port: int, workdir: Path, log_dir: Path, aof: AofProfile = "ev
 
 
 def service_env(
-    redis_url: str, artifact_dir: Path, secret: str, time_scale: float, extra: Mapping[str, str] | None = None
+    redis_url: str,
+    artifact_dir: str | Path,
+    secret: str,
+    time_scale: float,
+    extra: Mapping[str, str] | None = None,
+    *,
+    inherit: bool = True,
 ) -> dict[str, str]:
-    env = dict(os.environ)
+    """The service's environment, for every backend: where Redis and the artifacts are, the signing secret shared
+    with the front, the time scale, test controls on. `inherit`: start from this process's environment (local
+    processes); a container gets only these."""
+    env = dict(os.environ) if inherit else {}
     env.update(
         {
             "REDIS_URL": redis_url,

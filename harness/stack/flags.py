@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from harness.fronts.nginx import available_configs
 from harness.stack.config import BACKENDS, StackConfig
@@ -24,7 +25,8 @@ def add_stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aof", choices=("always", "everysec", "off"), default=None, help="Redis persistence")
 
 
-def stack_config(args: argparse.Namespace) -> StackConfig:
+def stack_config(args: argparse.Namespace | Any) -> StackConfig:
+    """The StackConfig of parsed stack flags (argparse's, or Locust's parsed options): flags over HARNESS_* env."""
     return StackConfig.from_env(
         proxy_config=args.proxy_config,
         backend=args.backend,

@@ -1,6 +1,6 @@
 """Contract profiles: one TOML file per implementation of the async-download pattern (see reference.toml).
 
-    load_profile("reference")          # a profile shipped here (the default, equivalent to harness.contract.model.V1)
+    load_profile("reference")          # a profile shipped here (the default, equivalent to harness.contract.V1)
     load_profile("./my-service.toml")  # a user's own file
 
 Any tool that takes a ContractProfile by `module:NAME` can name one here: `harness.contract.profiles:reference`, or
@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from harness.contract.model import ContractProfile
+from harness.contract.profile import ContractProfile
 from harness.contract.profiles.loader import parse_profile, read_profile
 from harness.core.errors import ConfigError
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
-from harness.contract.model import (
+from harness.contract.profile import (
     EVENTS,
     LIMITS,
     STATES,

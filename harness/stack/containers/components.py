@@ -24,19 +24,6 @@ from harness.stack.containers.parts import (
 from harness.stack.containers.wait import FreshLogLine, HttpOk, RedisPing
 
 
-def service_env(redis_url: str, secret: str, time_scale: float, extra: Mapping[str, str]) -> dict[str, str]:
-    """What the local backend sets for the service (less the host's own environment, which stays outside)."""
-    return {
-        "REDIS_URL": redis_url,
-        "ARTIFACT_DIR": ARTIFACTS,
-        "SIGNING_SECRET": secret,
-        "HARNESS_TIME_SCALE": repr(time_scale),
-        "REFERENCE_TEST_CONTROLS": "1",
-        "PYTHONUNBUFFERED": "1",
-        **extra,
-    }
-
-
 def redis_container(place: StackPlace, images: ImageSet, log_dir: Path, aof: AofProfile) -> ManagedContainer:
     """Redis with AOF per profile in the container's /data (kept across restarts), no RDB snapshots."""
     argv = ["redis-server", "--protected-mode", "no", "--dir", "/data", "--save", "", "--loglevel", "warning"]

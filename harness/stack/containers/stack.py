@@ -25,19 +25,20 @@ from harness.faults.toxiproxy import Proxy, ToxiproxyClient
 from harness.fronts.nginx import ProxyConfig, load_proxy_config
 from harness.images import ImageSet
 from harness.stack.base import StackSurface
+from harness.stack.components import service_env
 from harness.stack.config import Endpoints, StackConfig
 from harness.stack.containers.components import (
     api_container,
     nginx_conf,
     nginx_container,
     redis_container,
-    service_env,
     toxiproxy_container,
     worker_container,
 )
 from harness.stack.containers.engine import engine_with_images, reap, stack_labels
 from harness.stack.containers.parts import (
     API_PORT,
+    ARTIFACTS,
     NGINX_PORT,
     PROXY_PORTS,
     REDIS_PORT,
@@ -103,9 +104,8 @@ class ContainerStack(StackSurface):
                 Proxy("edge", f"{front_host}:{NGINX_PORT}", f"0.0.0.0:{PROXY_PORTS['edge']}"),
             ]
         )
-        env = service_env(
-            f"redis://toxiproxy:{PROXY_PORTS['redis']}/0", self.secret, self.time_scale, self.config.service_env
-        )
+        redis_url = f"redis://toxiproxy:{PROXY_PORTS['redis']}/0"
+        env = service_env(redis_url, ARTIFACTS, self.secret, self.time_scale, self.config.service_env, inherit=False)
         parts = [api_container(place, images, self.log_dir, env)]
         parts += [
             worker_container(place, images, self.log_dir, env, i, self.config.worker_concurrency)
