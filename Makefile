@@ -18,6 +18,7 @@ test: setup lint typecheck
 lint: setup
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 typecheck: setup
 	@$(VENV)/bin/mypy reference_service harness

@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.chaos.catalogue import BY_NAME, CASES, ChaosCase, run_case, tolerated, unexpected
 from harness.clients.workload import WorkloadConfig
 from harness.fronts import check_params
-from harness.judge.checker import check, render_text
+from harness.judge import check, render_text
 from harness.judge.history import History, Record, read_history
 from harness.stack import Stack, StackConfig
 from harness.targets.base import Target, heal

@@ -1,33 +1,47 @@
-"""The HTTP API: initiate, status, SSE stream, download, cancel, the legacy synchronous start, health."""
+"""The HTTP API: initiate, status, SSE stream, download, cancel, the legacy synchronous start, health, as
+module-level handlers on one `APIRouter` that `create_app` includes (creating a job, step by step: `creation`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
 
 from bullmq import Queue
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sse_starlette import EventSourceResponse
+from starlette.convertors import StringConvertor, register_url_convertor
 
-from reference_service import jobs, storage
-from reference_service.docs import DOCS
+from reference_service import storage
+from reference_service.creation import build_job, create_job, enqueue_job, parse_initiate
+from reference_service.docs import DOCS, JOB_ID_PATTERN, JOB_ID_SCHEMA, document_components
 from reference_service.jobs import IllegalTransition, JobStatus, JobStore, Keys, now_ms
-from reference_service.models import InitiateRequest, ProblemBody
-from reference_service.problems import Problem, invalid, problem_handler, redis_down_handler, validation_errors
+from reference_service.problems import Problem, invalid, problem_handler, redis_down_handler
 from reference_service.redis_conn import REDIS_DOWN, connect
 from reference_service.settings import Settings
 from reference_service.streaming import Notifier, job_events, wait_terminal
 from reference_service.views import effective_status, initiate_body, status_body
 
-JOB_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+JOB_ID = re.compile(JOB_ID_PATTERN)  # the documented pattern is the one enforced
 NO_STORE = {"Cache-Control": "no-store"}
+# A job id path parameter: checked by `_job_id` (a 400 problem, not FastAPI's 422), documented as what it checks.
+JobId = Annotated[str, Path(description="the job's id, a UUID", json_schema_extra=JOB_ID_SCHEMA)]
+router = APIRouter()
+
+
+class _DownloadJobId(StringConvertor):
+    """The `{job_id}` of /v1/download/{job_id}: one segment, but not the name of a path of its own beside it. So
+    GET /v1/download/initiate is what OpenAPI reads it as, a method that POST-only path does not allow (405, and
+    its Allow), not the download of a job named "initiate" (which the template alone would make it: a 400)."""
+
+    regex = r"(?!(?:initiate|start)\Z)[^/]+"
+
+
+register_url_convertor("download_job_id", _DownloadJobId())
 
 
 @dataclass
@@ -41,12 +55,13 @@ class Runtime:
 
 
 def rt(request: Request) -> Runtime:
+    """The runtime of the app serving `request`."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
+def _lifespan(settings: Settings) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Open the Redis clients, the queue and the notifier for the app's life, and close them after it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,78 +82,40 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(Exception):
                 await redis.aclose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service's app: the routes, the problem+json error handlers, an OpenAPI document true to both."""
+    settings = settings or Settings.from_env()
     app = FastAPI(
         title="Reference async download service",
         version="1.0.0",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
         description="Initiate a long job, follow it by polling or SSE, download a signed URL.",
     )
     app.add_exception_handler(Problem, problem_handler)
     for exc_type in REDIS_DOWN:
         app.add_exception_handler(exc_type, redis_down_handler)
-    _routes(app)
-    _document_problems(app)
+    app.include_router(router)
+    document_components(app)
     return app
 
 
-def _document_problems(app: FastAPI) -> None:
-    """Add the problem+json schema that every 4xx/503 entry of the OpenAPI document refers to."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = ProblemBody.model_json_schema()
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def _job_id(raw: str) -> str:
+    """The job id a path names, lowercased, or a 400 problem: an id that is not a UUID never reaches Redis."""
     job_id = raw.lower()
-    if not JOB_ID.match(job_id):
+    if not JOB_ID.fullmatch(job_id):  # not `match`: its `$` lets a trailing newline through
         raise invalid("jobId", "uuid", f"{raw[:80]!r} is not a job id (a UUID like 0190b6e2-...)")
     return job_id
 
 
 async def _existing(store: JobStore, raw: str) -> dict[str, str]:
+    """The record of the job a path names, or a 404 problem."""
     h = await store.get(_job_id(raw))
     if not h:
         raise Problem(404, "Not Found", f"no job {raw}; it never existed or its record has been purged")
     return h
-
-
-async def _parse_initiate(request: Request, settings: Settings) -> InitiateRequest:
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json" and not ctype.endswith("+json"):
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"content-type {ctype or '(none)'!r}: send application/json",
-            errors=[{"field": "content-type", "rule": "json", "message": "expected application/json"}],
-        )
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid("(body)", "json", f"the body is not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise invalid("(body)", "object", f"the body must be a JSON object, got {type(data).__name__}")
-    try:
-        req = InitiateRequest.model_validate(data)
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        raise Problem(
-            400, "Bad Request", "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
-        ) from None
-    if req.simulate is not None and not settings.test_controls:
-        raise invalid(
-            "simulate",
-            "test_controls",
-            "test controls are off; start the service with REFERENCE_TEST_CONTROLS=1 to use simulate",
-        )
-    return req
 
 
 def _redis_budget(s: Settings) -> float:
@@ -149,140 +126,126 @@ def _redis_budget(s: Settings) -> float:
 
 
 async def _create(request: Request) -> dict[str, str]:
+    """Initiate, in its four steps: parse the request, build the job's record, write it (or find the job its
+    clientRequestId already names), enqueue it. Shared by initiate and the legacy start."""
     r = rt(request)
-    s = r.settings
-    req = await _parse_initiate(request, s)
-    job_id, now = jobs.uuid7(), now_ms()
-    ttl_ms = s.scaled_ms(s.job_ttl_s)
-    fields: dict[str, Any] = {
-        "jobId": job_id,
-        "status": JobStatus.QUEUED.value,
-        "fileIds": json.dumps(req.fileIds),
-        "totalFiles": len(req.fileIds),
-        "progress": 0,
-        "completedFiles": 0,
-        "attempts": 0,
-        "createdAt": now,
-        "updatedAt": now,
-        "expiresAt": now + ttl_ms,
-        "priority": req.priority,
-        "clientRequestId": req.clientRequestId or "",
-        "simulate": req.simulate.model_dump_json(exclude_none=True) if req.simulate else "",
-    }
-    crid = None if s.ignore_client_request_id else req.clientRequestId
-    # The record outlives the TTL for a while, so a late client learns "expired" (410), not "unknown" (404).
-    keep_ms = ttl_ms + max(ttl_ms, s.scaled_ms(3600))
-    created, found = await r.store.create(job_id, fields, keep_ms, crid, idempotency_ttl_ms=ttl_ms)
-    h = fields if created else await r.store.get(found)
-    if h and h["status"] == JobStatus.QUEUED.value:
-        # Enqueue also on a replay: adding an existing bullmq job id is a no-op, and it heals a creator that
-        # died between writing the job and enqueueing it.
-        opts: dict[str, Any] = {
-            "jobId": h["jobId"],
-            "attempts": s.max_attempts * 3,
-            "backoff": {"type": "custom"},
-            "removeOnComplete": True,
-            "removeOnFail": True,
-        }
-        if req.priority == "low":
-            opts["priority"] = 10
-        await r.queue.add("download", {"jobId": h["jobId"]}, opts)
-    return {k: str(v) for k, v in h.items()}
+    req = await parse_initiate(request, r.settings)
+    fields = build_job(req, r.settings)
+    h = await create_job(r.store, fields, req.clientRequestId, r.settings)
+    await enqueue_job(r.queue, h, req.priority, r.settings)
+    return h
 
 
-def _routes(app: FastAPI) -> None:
-    @app.post("/v1/download/initiate", status_code=202, **DOCS["initiate"])
-    async def initiate(request: Request) -> JSONResponse:
-        async with asyncio.timeout(_redis_budget(rt(request).settings)):
-            h = await _create(request)
-        body = initiate_body(h, rt(request).settings)
-        return JSONResponse(body, status_code=202, headers={"Location": body["statusUrl"], **NO_STORE})
-
-    @app.get("/v1/download/status/{job_id}", **DOCS["status"])
-    async def status(job_id: str, request: Request) -> JSONResponse:
-        h = await _existing(rt(request).store, job_id)
-        return JSONResponse(status_body(h, rt(request).settings), headers=NO_STORE)
-
-    @app.get("/v1/download/stream/{job_id}", **DOCS["stream"])
-    async def stream(job_id: str, request: Request) -> EventSourceResponse:
-        r = rt(request)
-        h = await _existing(r.store, job_id)
-        raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
-        if raw is not None and not raw.isdigit():
-            raise invalid("Last-Event-ID", "integer", f"{raw[:40]!r} is not an event id (a non-negative integer)")
-        events = job_events(
-            h["jobId"],
-            int(raw) if raw else None,
-            r.store,
-            r.notifier,
-            r.settings.scaled(r.settings.heartbeat_s),
-            lambda x: status_body(x, r.settings),
-            current=h,
-        )
-        return EventSourceResponse(
-            events,
-            ping=0,  # the heartbeats come from `job_events` itself (one task less per held stream)
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    @app.get("/v1/download/{job_id}", status_code=302, **DOCS["download"])
-    async def download(job_id: str, request: Request) -> Response:
-        r = rt(request)
-        h = await _existing(r.store, job_id)
-        state = effective_status(h)
-        if state is JobStatus.EXPIRED:
-            raise Problem(410, "Gone", f"job {h['jobId']} has expired; initiate it again")
-        if state is not JobStatus.COMPLETED:
-            return JSONResponse(status_body(h, r.settings), status_code=409, headers=NO_STORE)
-        url = storage.signed_url(h["jobId"], r.settings.signing_secret, r.settings.scaled(r.settings.url_ttl_s))
-        return RedirectResponse(url, status_code=302, headers=NO_STORE)
-
-    @app.get("/artifacts/{name}", **DOCS["artifact"])
-    async def artifact(name: str, request: Request) -> Response:
-        s = rt(request).settings
-        q = request.query_params
-        verdict = storage.check_signature(request.url.path, q.get("md5"), q.get("expires"), s.signing_secret)
-        if verdict == "invalid":
-            raise Problem(403, "Forbidden", "the link's signature does not match; ask /v1/download/{jobId} again")
-        if verdict == "expired":
-            raise Problem(410, "Gone", "the link has expired; ask /v1/download/{jobId} for a fresh one")
-        path = storage.artifact_path(s.artifact_dir, name.removesuffix(".bin"))
-        if not name.endswith(".bin") or not path.is_file():
-            raise Problem(404, "Not Found", f"no artifact {name}")
-        return FileResponse(path, media_type="application/octet-stream")
-
-    @app.post("/v1/download/cancel/{job_id}", **DOCS["cancel"])
-    async def cancel(job_id: str, request: Request) -> JSONResponse:
-        r = rt(request)
-        async with asyncio.timeout(_redis_budget(r.settings)):
-            h = await _existing(r.store, job_id)
-            with contextlib.suppress(IllegalTransition):
-                await r.store.transition(h["jobId"], JobStatus.CANCELLED, {"completedAt": now_ms()})
-            h = await r.store.get(h["jobId"])
-        code = 200 if h["status"] == JobStatus.CANCELLED.value else 409
-        return JSONResponse(status_body(h, r.settings), status_code=code, headers=NO_STORE)
-
-    @app.post("/v1/download/start", **DOCS["start"])
-    async def start(request: Request) -> Response:
-        r = rt(request)
+@router.post("/v1/download/initiate", status_code=202, **DOCS["initiate"])
+async def initiate_job(request: Request) -> JSONResponse:
+    """Start a job and answer at once with its id and where to follow it: the asynchronous flow's entry."""
+    async with asyncio.timeout(_redis_budget(rt(request).settings)):
         h = await _create(request)
-        final = await wait_terminal(
-            h["jobId"], r.store, r.notifier, r.settings.scaled(r.settings.heartbeat_s), request.is_disconnected
-        )
-        if final is None:
-            return Response(status_code=499)
-        if not final:
-            raise Problem(410, "Gone", f"job {h['jobId']} expired while waiting")
-        return JSONResponse(status_body(final, r.settings), headers=NO_STORE)
+    body = initiate_body(h, rt(request).settings)
+    return JSONResponse(body, status_code=202, headers={"Location": body["statusUrl"], **NO_STORE})
 
-    @app.get("/health", **DOCS["health"])
-    async def health(request: Request) -> JSONResponse:
-        try:
-            await rt(request).store.redis.ping()
-        except REDIS_DOWN as exc:
-            return JSONResponse(
-                {"status": "unavailable", "redis": type(exc).__name__},
-                status_code=503,
-                headers={"Retry-After": "1", **NO_STORE},
-            )
-        return JSONResponse({"status": "ok", "redis": "ok"}, headers=NO_STORE)
+
+@router.get("/v1/download/status/{job_id}", **DOCS["status"])
+async def job_status(job_id: JobId, request: Request) -> JSONResponse:
+    """The job's current state, for clients that poll."""
+    h = await _existing(rt(request).store, job_id)
+    return JSONResponse(status_body(h, rt(request).settings), headers=NO_STORE)
+
+
+@router.get("/v1/download/stream/{job_id}", response_class=EventSourceResponse, **DOCS["stream"])
+async def job_stream(job_id: JobId, request: Request) -> EventSourceResponse:
+    """The job's states as server-sent events, for clients that would rather be told; resumable by event id."""
+    r = rt(request)
+    h = await _existing(r.store, job_id)
+    raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
+    if raw is not None and not raw.isdigit():
+        raise invalid("Last-Event-ID", "integer", f"{raw[:40]!r} is not an event id (a non-negative integer)")
+    events = job_events(
+        h["jobId"],
+        int(raw) if raw else None,
+        r.store,
+        r.notifier,
+        r.settings.scaled(r.settings.heartbeat_s),
+        lambda x: status_body(x, r.settings),
+        current=h,
+    )
+    return EventSourceResponse(
+        events,
+        ping=0,  # the heartbeats come from `job_events` itself (one task less per held stream)
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get(
+    "/v1/download/{job_id:download_job_id}", status_code=302, response_class=RedirectResponse, **DOCS["download"]
+)
+async def download_job(job_id: JobId, request: Request) -> Response:
+    """A completed job's artifact, as a redirect to a signed, expiring URL; the current state if not ready."""
+    r = rt(request)
+    h = await _existing(r.store, job_id)
+    state = effective_status(h)
+    if state is JobStatus.EXPIRED:
+        raise Problem(410, "Gone", f"job {h['jobId']} has expired; initiate it again")
+    if state is not JobStatus.COMPLETED:
+        return JSONResponse(status_body(h, r.settings), status_code=409, headers=NO_STORE)
+    url = storage.signed_url(h["jobId"], r.settings.signing_secret, r.settings.scaled(r.settings.url_ttl_s))
+    return RedirectResponse(url, status_code=302, headers=NO_STORE)
+
+
+@router.get("/artifacts/{name}", response_class=FileResponse, **DOCS["artifact"])
+async def serve_artifact(name: str, request: Request) -> Response:
+    """The artifact's bytes behind a signed link, the same check nginx secure_link makes when a front serves it."""
+    s = rt(request).settings
+    q = request.query_params
+    verdict = storage.check_signature(request.url.path, q.get("md5"), q.get("expires"), s.signing_secret)
+    if verdict == "invalid":
+        raise Problem(403, "Forbidden", "the link's signature does not match; ask /v1/download/{jobId} again")
+    if verdict == "expired":
+        raise Problem(410, "Gone", "the link has expired; ask /v1/download/{jobId} for a fresh one")
+    path = storage.artifact_path(s.artifact_dir, name.removesuffix(".bin"))
+    if not name.endswith(".bin") or not path.is_file():
+        raise Problem(404, "Not Found", f"no artifact {name}")
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+@router.post("/v1/download/cancel/{job_id}", **DOCS["cancel"])
+async def cancel_job(job_id: JobId, request: Request) -> JSONResponse:
+    """Cancel a live job (200), or say it had already ended (409); either way, its state as it now stands."""
+    r = rt(request)
+    async with asyncio.timeout(_redis_budget(r.settings)):
+        h = await _existing(r.store, job_id)
+        with contextlib.suppress(IllegalTransition):
+            await r.store.transition(h["jobId"], JobStatus.CANCELLED, {"completedAt": now_ms()})
+        h = await r.store.get(h["jobId"])
+    code = 200 if h["status"] == JobStatus.CANCELLED.value else 409
+    return JSONResponse(status_body(h, r.settings), status_code=code, headers=NO_STORE)
+
+
+@router.post("/v1/download/start", **DOCS["start"])
+async def legacy_start(request: Request) -> Response:
+    """The synchronous flow the asynchronous one replaces: the request is held until the job ends, so a proxy's
+    read timeout can cut it off; kept to show why the asynchronous flow exists."""
+    r = rt(request)
+    h = await _create(request)
+    final = await wait_terminal(
+        h["jobId"], r.store, r.notifier, r.settings.scaled(r.settings.heartbeat_s), request.is_disconnected
+    )
+    if final is None:
+        return Response(status_code=499)
+    if not final:
+        raise Problem(410, "Gone", f"job {h['jobId']} expired while waiting")
+    return JSONResponse(status_body(final, r.settings), headers=NO_STORE)
+
+
+@router.get("/health", **DOCS["health"])
+async def health(request: Request) -> JSONResponse:
+    """Liveness and Redis reachability, for fronts' and orchestrators' probes."""
+    try:
+        await rt(request).store.redis.ping()
+    except REDIS_DOWN as exc:
+        return JSONResponse(
+            {"status": "unavailable", "redis": type(exc).__name__},
+            status_code=503,
+            headers={"Retry-After": "1", **NO_STORE},
+        )
+    return JSONResponse({"status": "ok", "redis": "ok"}, headers=NO_STORE)

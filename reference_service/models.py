@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
-FileId = Annotated[StrictInt, Field(ge=10_000, le=100_000_000)]
+
+def _integral(value: Any) -> Any:
+    """A JSON number with a zero fraction (`10001.0`) as the integer it is: JSON Schema's `integer`, which the
+    OpenAPI document declares, includes it. Anything else is left for the strict check (no strings, no bools, no
+    `10001.5`)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Placed after the bounds: before them, pydantic documents the bounds as `ge`/`le`, not `minimum`/`maximum`.
+INTEGRAL = BeforeValidator(_integral)
+FileId = Annotated[StrictInt, Field(ge=10_000, le=100_000_000), INTEGRAL]
 
 
 class Simulate(BaseModel):
     """Test controls (REFERENCE_TEST_CONTROLS=1 only): shape a job's duration and failures."""
 
     model_config = ConfigDict(extra="forbid")
-    durationMs: StrictInt | None = Field(None, ge=0, le=3_600_000)
-    failAttempts: StrictInt = Field(0, ge=0, le=10)
-    stallAttempts: StrictInt = Field(0, ge=0, le=10)
+    durationMs: Annotated[StrictInt, Field(ge=0, le=3_600_000), INTEGRAL] | None = None
+    failAttempts: Annotated[StrictInt, Field(ge=0, le=10), INTEGRAL] = 0
+    stallAttempts: Annotated[StrictInt, Field(ge=0, le=10), INTEGRAL] = 0
 
 
 class InitiateRequest(BaseModel):

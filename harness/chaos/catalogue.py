@@ -25,7 +25,7 @@ from harness.faults import (
     WorkerKill,
 )
 from harness.faults.timing import Timed
-from harness.judge.checker import CheckResult
+from harness.judge import CheckResult
 from harness.judge.history import History
 from harness.judge.invariants import Anomaly
 from harness.targets.base import RecordingTarget, Target

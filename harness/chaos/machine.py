@@ -26,7 +26,7 @@ from harness.clients import ServiceClient
 from harness.contract import StreamOptions, Timeouts
 from harness.core.timescale import scaled
 from harness.faults import ApiRestart, Fault, Latency, RedisPause, RedisRestart, ResetPeer, Timeout, WorkerKill
-from harness.judge.checker import CheckParams, CheckResult, check, render_text
+from harness.judge import CheckParams, CheckResult, check, render_text
 from harness.judge.history import History, read_history
 from harness.judge.invariants import Anomaly
 from harness.targets.base import RecordingTarget, Target, heal

@@ -13,7 +13,7 @@ from harness.core.errors import HarnessError
 COMMAND_MODULES = (
     "harness.cli.up",
     "harness.cli.down",
-    "harness.judge.checker",
+    "harness.cli.check",
     "harness.cli.images",
     "harness.cli.conformance",
     "harness.cli.compare",

@@ -22,7 +22,7 @@ from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
 from harness.core.closing import Running
 from harness.core.errors import ConfigError
 from harness.core.timescale import scaled
-from harness.judge.checker import CheckParams
+from harness.judge import CheckParams
 from harness.judge.history import Recorder
 
 Follow = Literal["poll", "sse"]

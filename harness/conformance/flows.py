@@ -10,7 +10,7 @@ from harness.clients.sse import StreamResult
 from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, judged
 from harness.core.timescale import scaled
-from harness.judge.checker import CheckParams, check
+from harness.judge import CheckParams, check
 from harness.judge.history import read_history
 
 RESERVE_S = 8.0  # budget kept for the download, the cancel and the checker after the followers end

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale
 from harness.fronts.nginx import FLOWS, ProxyConfig, load_proxy_config, render
-from harness.judge.checker import CheckParams
+from harness.judge import CheckParams
 
 _JOB = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 FLOW_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(

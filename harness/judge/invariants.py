@@ -1,76 +1,20 @@
-"""The six invariants of DESIGN.md as functions over an indexed history; `harness.judge.checker` runs them.
+"""The six invariants of DESIGN.md, each an `Invariant` over the index: it returns the anomalies it proves.
 
-Concurrency is judged as Jepsen does: an observation holds at some instant between its invocation and
-its completion, so two observations are ordered only when one completed before the other was invoked.
-SSE events are ordered within their follower (the server's event order) but not against polls, because a
-resumed stream replays old events; only a stream's `snapshot` is compared in real time.
+`INVARIANTS` runs them in report order. Detection returns anomalies only; the facts the statistics need
+(job fates, request flows, request/job pairings) come from the helpers shared here, never from a verdict.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from harness.judge.history import FINISHED, TERMINAL, UNKNOWN_JOB, Record
-
-# The contract's legal moves, split by what they do to `attempts` (the count of starts).
-SAME_ATTEMPT: dict[str, frozenset[str]] = {
-    "queued": frozenset({"cancelled", "failed", "expired"}),
-    "running": frozenset({"running", "processing_artifacts", "queued", "completed", "failed", "cancelled"}),
-    "processing_artifacts": frozenset({"completed", "failed", "queued", "cancelled"}),
-    "completed": frozenset({"expired"}),
-    "failed": frozenset({"expired"}),
-    "cancelled": frozenset({"expired"}),
-    "expired": frozenset(),
-}
-NEXT_ATTEMPT: dict[str, frozenset[str]] = {"queued": frozenset({"running"}), "running": frozenset({"running"})}
-ACTIVE = frozenset({"running", "processing_artifacts"})
-# Answers that show the job's state now; an initiate's is left out (a repeat may echo "queued").
-FOLLOWED_OPS = frozenset({"status", "cancel", "download", "legacy_start"})
-
-
-def reachable(src: tuple[str, int], dst: tuple[str, int]) -> bool:
-    """Whether `dst` can follow `src` through the table, unobserved states allowed (the specification)."""
-    seen, todo = {src}, [src]
-    while todo:
-        status, attempts = todo.pop()
-        moves = [(s, attempts) for s in SAME_ATTEMPT.get(status, ())]
-        moves += [(s, attempts + 1) for s in NEXT_ATTEMPT.get(status, ()) if attempts < dst[1]]
-        for state in moves:
-            if state == dst:
-                return True
-            if state not in seen:
-                seen.add(state)
-                todo.append(state)
-    return src == dst
-
-
-def rank(status: str, attempts: int) -> tuple[float, int]:
-    """A total order that agrees with `reachable` (tested), so a sweep can keep one maximum per job."""
-    if status in FINISHED:
-        return (float("inf"), 5 if status == "expired" else 4)
-    phase = {"running": 1, "processing_artifacts": 2}.get(status, 0 if attempts == 0 else 3)
-    return (float(attempts), phase)
-
-
-def violation(x: Record, y: Record) -> str | None:
-    """Why `y` cannot have been observed after `x` (same job), or None; unknown statuses are not judged."""
-    if x.status not in SAME_ATTEMPT or y.status not in SAME_ATTEMPT or x.status is None or y.status is None:
-        return None
-    both = x.attempts is not None and y.attempts is not None
-    if x.status in FINISHED:
-        if y.status not in (x.status, "expired"):
-            return "status_regression"
-    elif y.status not in FINISHED and both and rank(y.status, y.attempts or 0) < rank(x.status, x.attempts or 0):
-        return "status_regression"
-    if both and (y.attempts or 0) < (x.attempts or 0):
-        return "status_regression"
-    same_attempt = both and x.attempts == y.attempts and x.status in ACTIVE and y.status in ACTIVE
-    if same_attempt and x.progress is not None and y.progress is not None and y.progress < x.progress:
-        return "progress_regression"
-    return None
+from harness.judge.history import ASYNC_OPS, FINISHED, PROXY_TIMEOUT_CODES, TERMINAL, Record
+from harness.judge.index import Index, Obs
+from harness.judge.params import CheckParams
+from harness.judge.transitions import ACTIVE, SAME_ATTEMPT, rank, terminal_of, violation
 
 
 @dataclass(frozen=True)
@@ -84,62 +28,45 @@ class Anomaly:
     during: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Obs:
-    """A status observation held at some instant in [start, end] (wall seconds)."""
-
-    start: float
-    end: float
-    rec: Record
+Invariant = Callable[[Index, CheckParams], list[Anomaly]]
+Pairing = dict[str, dict[str, Record]]
 
 
-@dataclass
-class Index:
-    """Everything the invariants look up, built in one pass over a merged history."""
-
-    acks: dict[str, Record] = field(default_factory=dict)
-    observations: dict[str, list[Obs]] = field(default_factory=lambda: defaultdict(list))
-    events: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
-    job_events: dict[str, list[Record]] = field(default_factory=lambda: defaultdict(list))
-    invokes: dict[str, Record] = field(default_factory=dict)
-    completions: list[Record] = field(default_factory=list)
-    cancelled_by_client: set[str] = field(default_factory=set)
-    unknown: dict[str, Record] = field(default_factory=dict)
-    last_connection: dict[str, Record] = field(default_factory=dict)
-    end_wall: float = 0.0
-
-    @classmethod
-    def build(cls, records: Iterable[Record]) -> Index:
-        ix = cls()
-        for rec in records:
-            ix.end_wall = max(ix.end_wall, rec.wall)
-            if rec.type == "invoke":
-                ix.invokes[rec.op_id] = rec
-                if rec.op == "cancel" and rec.job_id:
-                    ix.cancelled_by_client.add(rec.job_id)
-            elif rec.type == "event" and rec.job_id:
-                ix.events[rec.follower or rec.op_id].append(rec)
-                ix.job_events[rec.job_id].append(rec)
-                if rec.event == "snapshot":
-                    conn = ix.invokes.get(rec.op_id)
-                    ix.observations[rec.job_id].append(Obs(conn.wall if conn else rec.wall, rec.wall, rec))
-            elif rec.type in ("ok", "fail", "info"):
-                ix.completions.append(rec)
-                ix._complete(rec)
-        return ix
-
-    def _complete(self, rec: Record) -> None:
-        if rec.type == "ok" and rec.op == "initiate" and rec.job_id:
-            self.acks.setdefault(rec.job_id, rec)
-        if rec.type != "info" and rec.op in FOLLOWED_OPS and rec.job_id and rec.status:
-            self.observations[rec.job_id].append(Obs(rec.invoke_wall, rec.wall, rec))
-        if rec.error == UNKNOWN_JOB and rec.job_id:
-            self.unknown.setdefault(rec.job_id, rec)
-        if rec.op == "stream":
-            self.last_connection[rec.follower or rec.op_id] = rec
+def check_lost(ix: Index, params: CheckParams) -> list[Anomaly]:
+    """Invariant 1 (and the "never loses" half of 6): every acknowledged job meets its deadline (see `job_fate`)."""
+    found = (job_fate(ix, job_id, ack, params.deadline_s)[1] for job_id, ack in ix.acks.items())
+    return [a for a in found if a is not None]
 
 
-def check_order(ix: Index) -> list[Anomaly]:
+def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[str, Anomaly | None]:
+    """The fate of one acknowledged job, and the anomaly it proves if any.
+
+    The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
+    it was refused as unknown (error `unknown_job`, per the target's profile) after its acknowledgment, or
+    seen unfinished by an observation invoked after its deadline and never seen finished; `late` when seen
+    unfinished after the deadline but finished later.
+    A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
+    ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
+    """
+    due = ack.wall + deadline_s
+    seen = [o.rec for o in ix.observations.get(job_id, [])] + ix.job_events.get(job_id, [])
+    finished = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
+    late = next((o.rec for o in ix.observations.get(job_id, []) if o.start > due and not terminal_of(o.rec)), None)
+    gone = ix.unknown.get(job_id)
+    if gone is not None and gone.invoke_wall > ack.wall:
+        msg = f"acknowledged at {ack.source}, then unknown (answered {gone.http_status})"
+        return "lost", Anomaly("lost_job", job_id, msg, (ack, gone))
+    if late is not None:
+        what = f"finished only at {finished.source}" if finished else "never seen finished"
+        msg = f"still {late.status} at {late.source}, after its {deadline_s:g} s deadline; {what}"
+        kind = "deadline_missed" if finished else "lost_job"
+        return ("late" if finished else "lost"), Anomaly(kind, job_id, msg, (ack, late))
+    if finished is not None:
+        return terminal_of(finished) or "finished", None
+    return ("pending" if ix.end_wall < due else "unobserved"), None
+
+
+def check_order(ix: Index, params: CheckParams) -> list[Anomaly]:
     """Invariant 2, in real time across clients (a sweep) and event by event along each SSE follower."""
     found: list[Anomaly] = []
     for job_id, obs in ix.observations.items():
@@ -197,60 +124,70 @@ def _first_per_kind(job_id: str | None, found: Sequence[tuple[str, tuple[Record,
     return anomalies
 
 
-def terminal_of(rec: Record) -> str | None:
-    """The finished state a record proves (a status body, or a terminal SSE event), if any."""
-    if rec.status in FINISHED:
-        return rec.status
-    return rec.event if rec.event in TERMINAL else None
-
-
-def check_lost(ix: Index, deadline_s: float) -> tuple[list[Anomaly], dict[str, str]]:
-    """Invariant 1 (and the "never loses" half of 6): the fate of every acknowledged job.
-
-    The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
-    it was refused as unknown (error `unknown_job`, per the target's profile) after its acknowledgment, or
-    seen unfinished by an observation invoked after its deadline and never seen finished; `late` when seen
-    unfinished after the deadline but finished later.
-    A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
-    ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
-    """
+def check_identity(ix: Index, params: CheckParams) -> list[Anomaly]:
+    """Invariant 3: one clientRequestId <-> one jobId, and every downloaded artifact matches its checksum."""
     found: list[Anomaly] = []
-    fates: dict[str, str] = {}
-    by_job = ix.job_events
-    for job_id, ack in ix.acks.items():
-        due = ack.wall + deadline_s
-        seen = [o.rec for o in ix.observations.get(job_id, [])] + by_job.get(job_id, [])
-        finished = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
-        late = next((o.rec for o in ix.observations.get(job_id, []) if o.start > due and not terminal_of(o.rec)), None)
-        gone = ix.unknown.get(job_id)
-        if gone is not None and gone.invoke_wall > ack.wall:
-            fates[job_id] = "lost"
-            msg = f"acknowledged at {ack.source}, then unknown (answered {gone.http_status})"
-            found.append(Anomaly("lost_job", job_id, msg, (ack, gone)))
-        elif late is not None:
-            fates[job_id] = "late" if finished else "lost"
-            what = f"finished only at {finished.source}" if finished else "never seen finished"
-            msg = f"still {late.status} at {late.source}, after its {deadline_s:g} s deadline; {what}"
-            found.append(Anomaly("deadline_missed" if finished else "lost_job", job_id, msg, (ack, late)))
-        elif finished is not None:
-            fates[job_id] = terminal_of(finished) or "finished"
-        else:
-            fates[job_id] = "pending" if ix.end_wall < due else "unobserved"
-    return found, fates
+    for rec in ix.completions:
+        if rec.checksum_ok is False:
+            msg = f"artifact bytes do not hash to the status checksum ({rec.source})"
+            found.append(Anomaly("checksum_mismatch", rec.job_id, msg, (rec,)))
+    jobs, requests = pairings(ix)
+    for crid, by_job in jobs.items():
+        if len(by_job) > 1:
+            msg = f"clientRequestId {crid!r} got {len(by_job)} jobs: {', '.join(by_job)}"
+            found.append(Anomaly("duplicate_job", next(iter(by_job)), msg, tuple(by_job.values())))
+    for job_id, by_request in requests.items():
+        if len(by_request) > 1:
+            msg = f"job answered for {len(by_request)} clientRequestIds: {', '.join(by_request)}"
+            found.append(Anomaly("shared_job", job_id, msg, tuple(by_request.values())))
+    return found
 
 
-def check_cancels(ix: Index) -> list[Anomaly]:
-    """Invariant 6: a job that no client asked to cancel never ends `cancelled` (disconnects are not cancels)."""
-    found: dict[str, Anomaly] = {}
-    seen = [o.rec for obs in ix.observations.values() for o in obs] + [r for e in ix.events.values() for r in e]
-    for rec in seen:
-        if terminal_of(rec) == "cancelled" and rec.job_id and rec.job_id not in ix.cancelled_by_client:
-            msg = f"cancelled though no client sent a cancel ({rec.source})"
-            found.setdefault(rec.job_id, Anomaly("unexpected_cancel", rec.job_id, msg, (rec,)))
-    return list(found.values())
+def pairings(ix: Index) -> tuple[Pairing, Pairing]:
+    """The answered starts both ways: jobs per clientRequestId, clientRequestIds per job (first answer each)."""
+    jobs: Pairing = defaultdict(dict)
+    requests: Pairing = defaultdict(dict)
+    for rec in ix.completions:
+        if rec.type == "ok" and rec.op in ("initiate", "legacy_start") and rec.job_id and rec.client_request_id:
+            jobs[rec.client_request_id].setdefault(rec.job_id, rec)
+            requests[rec.job_id].setdefault(rec.client_request_id, rec)
+    return jobs, requests
 
 
-def check_streams(ix: Index, idle_timer_s: float | None) -> list[Anomaly]:
+def check_requests(ix: Index, params: CheckParams) -> list[Anomaly]:
+    """Invariant 4: no proxy timeout in the async flow (on the legacy endpoint only if strict), none over budget."""
+    found: list[Anomaly] = []
+    budget_s = params.budget_s
+    for rec in ix.completions:
+        flow = flow_of(rec)
+        if rec.http_status in PROXY_TIMEOUT_CODES and (flow == "async" or params.legacy_strict):
+            msg = f"{rec.op} answered {rec.http_status} after {rec.latency_s or 0:.3f} s ({rec.source})"
+            kind = "proxy_timeout" if flow == "async" else "legacy_proxy_timeout"
+            found.append(Anomaly(kind, rec.job_id, msg, (rec,)))
+        if budget_s is None or flow == "legacy" or rec.type == "info":
+            continue
+        took = _took(ix, rec)
+        if took is not None and took > budget_s:
+            what = "first event" if rec.op == "stream" else "answer"
+            msg = f"{rec.op} {what} took {took:.3f} s > budget {budget_s:g} s ({rec.source})"
+            found.append(Anomaly("over_budget", rec.job_id, msg, (rec,)))
+    return found
+
+
+def flow_of(rec: Record) -> str:
+    """The flow a request belongs to: "async" (the pattern under test) or "legacy" (the synchronous endpoint)."""
+    return "async" if rec.op in ASYNC_OPS else "legacy"
+
+
+def _took(ix: Index, rec: Record) -> float | None:
+    """A request's answer time; for a stream, its snapshot's (a resumed stream has none: its gaps are judged)."""
+    if rec.op != "stream":
+        return rec.latency_s
+    opened = ix.invokes.get(rec.op_id)
+    return None if opened is None or opened.last_event_id is not None else rec.first_event_s
+
+
+def check_streams(ix: Index, params: CheckParams) -> list[Anomaly]:
     """Invariant 5: ids strictly increase within a follower (across resumes), one terminal event per follower,
     and no gap between received bytes reaches the chain's smallest idle timer."""
     found: list[Anomaly] = []
@@ -262,6 +199,7 @@ def check_streams(ix: Index, idle_timer_s: float | None) -> list[Anomaly]:
         if len(terminals) > 1 or (not terminals and ended):
             msg = f"follower {follower} got {len(terminals)} terminal events"
             found.append(Anomaly("sse_terminal_count", events[0].job_id, msg, tuple(terminals) or (events[-1],)))
+    idle_timer_s = params.idle_timer_s
     for rec in ix.completions:
         if rec.op == "stream" and idle_timer_s is not None and (rec.max_gap_s or 0) >= idle_timer_s:
             msg = f"{rec.max_gap_s:.3f} s without a byte >= idle timer {idle_timer_s:g} s ({rec.source})"
@@ -283,3 +221,25 @@ def _id_order(ix: Index, events: list[Record]) -> list[Anomaly]:
             return [Anomaly("sse_id_order", rec.job_id, msg, (prev, rec) if prev else (rec,))]
         prev = rec
     return []
+
+
+def check_cancels(ix: Index, params: CheckParams) -> list[Anomaly]:
+    """Invariant 6: a job that no client asked to cancel never ends `cancelled` (disconnects are not cancels)."""
+    found: dict[str, Anomaly] = {}
+    seen = [o.rec for obs in ix.observations.values() for o in obs] + [r for e in ix.events.values() for r in e]
+    for rec in seen:
+        if terminal_of(rec) == "cancelled" and rec.job_id and rec.job_id not in ix.cancelled_by_client:
+            msg = f"cancelled though no client sent a cancel ({rec.source})"
+            found.setdefault(rec.job_id, Anomaly("unexpected_cancel", rec.job_id, msg, (rec,)))
+    return list(found.values())
+
+
+# Report order: the anomalies of a verdict come invariant by invariant, in this order.
+INVARIANTS: tuple[Invariant, ...] = (
+    check_lost,
+    check_order,
+    check_identity,
+    check_requests,
+    check_streams,
+    check_cancels,
+)

@@ -18,7 +18,7 @@ from locust.env import Environment
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
-from harness.judge.checker import CheckParams
+from harness.judge import CheckParams
 from harness.locust.verdict import summarise
 
 FINISH, VERDICT = "harness_finish", "harness_verdict"

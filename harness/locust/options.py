@@ -19,7 +19,7 @@ from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
 from harness.contract.profiles import load_profile
 from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale, scaled, time_scale_from_env
-from harness.judge.checker import CheckParams
+from harness.judge import CheckParams
 from harness.locust.thresholds import Threshold, parse_thresholds
 from harness.stack.flags import add_stack_flags
 

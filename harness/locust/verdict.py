@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import HarnessError
-from harness.judge.checker import CheckParams, check
+from harness.judge import CheckParams, check
 from harness.judge.history import read_history
 
 EXAMPLES = 5

@@ -18,7 +18,7 @@ from typing import Any
 
 from harness.fronts.nginx import FLOWS, load_proxy_config
 from harness.fronts.timers import TimeoutChain, chain_timers
-from harness.judge.checker import CheckParams, check
+from harness.judge import CheckParams, check
 from harness.judge.history import PROXY_TIMEOUT_CODES, Record, fault_windows
 from harness.judge.invariants import Anomaly
 from harness.report import latency

@@ -11,7 +11,7 @@ import pytest
 from harness.chaos.catalogue import CASES, ChaosCase, run_case, tolerated, unexpected
 from harness.clients.workload import WorkloadConfig
 from harness.fronts import check_params
-from harness.judge.checker import check, render_text
+from harness.judge import check, render_text
 from harness.judge.history import History, read_history
 from harness.targets.base import Target
 from tests.chaos.conftest import CHAOS_JOBS

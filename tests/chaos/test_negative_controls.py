@@ -16,7 +16,7 @@ from harness.clients import ServiceClient
 from harness.clients.workload import Workload, WorkloadConfig
 from harness.faults import RedisRestart
 from harness.fronts import check_params
-from harness.judge.checker import CheckResult, check, render_text
+from harness.judge import CheckResult, check, render_text
 from harness.judge.history import History, read_history
 from harness.targets.base import RecordingTarget, Target
 

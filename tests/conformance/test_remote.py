@@ -15,7 +15,7 @@ from harness.contract import ContractProfile
 from harness.contract.profiles import load_profile
 from harness.core.errors import ConfigError, FaultError
 from harness.faults import Latency, ProxyDown, RedisPause, Timed, WorkerKill
-from harness.judge.checker import CheckParams, check, render_text
+from harness.judge import CheckParams, check, render_text
 from harness.judge.history import History, read_history
 from harness.targets.remote import DockerControl, RemoteTarget, ShellControl
 

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.judge.checker import CheckParams, check
+from harness.judge import CheckParams, check
 from harness.judge.history import read_history
 from harness.stack import Stack, StackConfig
 from tests.conftest import wait_until

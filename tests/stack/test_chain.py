@@ -15,7 +15,7 @@ import pytest
 from harness.clients import ServiceClient
 from harness.fronts.nginx import available_configs, load_proxy_config
 from harness.fronts.timers import chain_timers
-from harness.judge.checker import CheckParams, check, render_text
+from harness.judge import CheckParams, check, render_text
 from harness.judge.history import History, read_history
 from harness.stack import Stack, StackConfig
 

@@ -9,7 +9,7 @@ import pytest
 
 from harness.chaos import machine as chaos_machine
 from harness.chaos.machine import ChaosMachine
-from harness.judge.checker import CheckParams
+from harness.judge import CheckParams
 
 pytestmark = pytest.mark.unit
 

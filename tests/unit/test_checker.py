@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from harness.judge.checker import CheckParams, CheckResult, check, register_cli, render_text, to_json
-from harness.judge.history import Record
-from harness.judge.invariants import SAME_ATTEMPT, rank, reachable
+from harness.cli.check import register_cli
+from harness.judge import CheckParams, CheckResult, Record, check, render_text
+from harness.judge.render import to_json
+from harness.judge.transitions import SAME_ATTEMPT, rank, reachable
 
 pytestmark = pytest.mark.unit
 

@@ -18,7 +18,7 @@ import pytest
 from harness.clients import ServiceClient
 from harness.clients.sse import SseParser
 from harness.contract import ContractProfile, Timeouts
-from harness.judge.checker import CheckParams, check
+from harness.judge import CheckParams, check
 from harness.judge.history import History, read_history
 
 pytestmark = pytest.mark.unit
