@@ -21,7 +21,7 @@ from harness.faults.toxiproxy import ToxiproxyClient
 __all__ = ["BIN_ENV", "ToxiproxyServer", "find_toxiproxy_binary", "free_port"]
 
 BIN_ENV = "HARNESS_TOXIPROXY_BIN"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_toxiproxy_binary(environ: Mapping[str, str] | None = None, root: Path = PROJECT_ROOT) -> Path:
