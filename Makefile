@@ -27,4 +27,4 @@ bench: setup
 	@$(PY) bench/service_bench.py
 
 clean:
-	rm -rf $(VENV) .cache bin reports/*/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .cache reports/*/ .pytest_cache .mypy_cache .ruff_cache

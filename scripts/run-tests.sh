@@ -3,7 +3,6 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HARNESS_TIME_SCALE=${HARNESS_TIME_SCALE:-0.05}
-export PATH="$(pwd)/bin:$PATH"
 .venv/bin/python -m pytest -m "not realtime" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests: failing on purpose" >&2; exit 1; fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Idempotent, cached setup: Debian packages, the project venv, Toxiproxy (Go build).
+# Idempotent, cached setup: Debian packages, the project venv, Toxiproxy (Go build, `harness install toxiproxy`).
 # Re-running when nothing changed takes seconds: each step checks before it acts.
 set -euo pipefail
 set -E  # the ERR trap below also fires inside functions and subshells
@@ -7,7 +7,7 @@ trap 'echo "[setup] error: scripts/setup.sh line $LINENO: \`$BASH_COMMAND\` exit
 cd "$(dirname "$0")/.."
 root=$(pwd)
 cache="$root/.cache"
-mkdir -p "$cache" "$root/bin"
+mkdir -p "$cache"
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
@@ -46,8 +46,8 @@ else
   say ".venv up to date"
 fi
 
-# --- Toxiproxy (the real Go server + CLI, pinned) ---------------------------------------------
-bash scripts/install-toxiproxy.sh
+# --- Toxiproxy (the real Go server + CLI, pinned), into the per-user cache like a pip user's -----
+.venv/bin/harness install toxiproxy
 
 # --- Docker engine and the offline images (the containers backend) ----------------------------
 if [ "${HARNESS_SKIP_DOCKER:-0}" != "1" ]; then

@@ -41,6 +41,7 @@ MARKERS = {
     "containers": "the stack in Docker through testcontainers",
     "realtime": "unscaled time (opt-in)",
     "slow": "long-running",
+    "packaging": "the built wheel installed into a fresh virtualenv, used from outside the checkout",
 }
 OPTIONS = {
     "proxy_config": "named nginx front (or template path) of the stack fixture, e.g. recommended",

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import argparse
 
-from harness.images.engine import connect
-from harness.stack.containers.engine import find_stacks, reap
-
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
@@ -23,6 +20,9 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.images.engine import connect
+    from harness.stack.containers.engine import find_stacks, reap
+
     client = connect()
     try:
         removed = reap(client, everything=args.all, stack_id=args.stack)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 
 from harness.core.errors import HarnessError
+from harness.core.extras import missing_extra
 
 # Subcommands living in their own modules; each module offers register_cli(subparsers).
 COMMAND_MODULES = (
@@ -19,11 +20,27 @@ COMMAND_MODULES = (
     "harness.cli.compare",
     "harness.cli.boundary",
     "harness.cli.report",
+    "harness.cli.locust",
+    "harness.cli.doctor",
+    "harness.cli.install",
+    "harness.cli.init",
 )
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("async-download-chaos")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        import harness
+
+        return harness.__version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register_cli(sub)
@@ -36,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except ModuleNotFoundError as exc:
+        missing = missing_extra(exc)
+        if missing is None:
+            raise
+        print(f"harness {args.command}: {missing}", file=sys.stderr)
+        return 2
     except HarnessError as exc:
         print(f"harness {args.command}: {exc}", file=sys.stderr)
         for note in getattr(exc, "__notes__", ()):

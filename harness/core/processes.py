@@ -86,7 +86,7 @@ class ManagedProcess:
                 )
             except OSError as exc:
                 raise StackStartError(
-                    f"{self.name}: cannot run {self.argv[0]!r} ({exc}); is it installed? run `make setup`"
+                    f"{self.name}: cannot run {self.argv[0]!r} ({exc}); is it installed? `harness doctor` says how"
                 ) from exc
         self.wait_ready(timeout)
 

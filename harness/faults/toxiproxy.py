@@ -129,7 +129,7 @@ class ToxiproxyClient:
         except httpx.HTTPError as exc:
             raise ToxiproxyError(
                 f"{call}: Toxiproxy at {self.url} did not answer ({type(exc).__name__}: {exc}); "
-                "is toxiproxy-server running there? (ToxiproxyServer starts one; `make setup` builds it)"
+                "is toxiproxy-server running there? (ToxiproxyServer starts one; `harness install toxiproxy` builds it)"
             ) from exc
         if response.is_success:
             return response.json() if response.content else None

@@ -17,28 +17,32 @@ from harness.core.errors import StackStartError, ToxiproxyError
 from harness.core.net import LOOPBACK, free_port, http_ok
 from harness.core.processes import ManagedProcess, tail
 from harness.faults.toxiproxy import ToxiproxyClient
+from harness.faults.toxiproxy_install import VERSION, install_dir, installed
 
 __all__ = ["BIN_ENV", "ToxiproxyServer", "find_toxiproxy_binary", "free_port"]
 
 BIN_ENV = "HARNESS_TOXIPROXY_BIN"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def find_toxiproxy_binary(environ: Mapping[str, str] | None = None, root: Path = PROJECT_ROOT) -> Path:
-    """$HARNESS_TOXIPROXY_BIN, then <project>/bin/toxiproxy-server, then PATH; the error says where it looked."""
+def find_toxiproxy_binary(environ: Mapping[str, str] | None = None) -> Path:
+    """$HARNESS_TOXIPROXY_BIN, then the pinned build in the harness's cache (`harness install toxiproxy`), then
+    PATH; the error says where it looked and how to install it."""
     env = os.environ if environ is None else environ
-    candidates: list[str] = []
-    if env.get(BIN_ENV):
-        candidates.append(env[BIN_ENV])
-    candidates.append(str(root / "bin" / "toxiproxy-server"))
-    for candidate in candidates:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return Path(candidate)
+    given = env.get(BIN_ENV)
+    if given:
+        if os.path.isfile(given) and os.access(given, os.X_OK):
+            return Path(given)
+        raise ToxiproxyError(f"${BIN_ENV}={given!r} is not an executable file; point it at a toxiproxy-server")
+    built = installed(VERSION, env)
+    if built is not None:
+        return built.server
     on_path = shutil.which("toxiproxy-server", path=env.get("PATH"))
     if on_path:
         return Path(on_path)
-    looked = [f"${BIN_ENV}={env.get(BIN_ENV)!r}", *candidates[-1:], "PATH"]
-    raise ToxiproxyError(f"toxiproxy-server not found (looked in: {', '.join(looked)}); run `make setup` to build it")
+    raise ToxiproxyError(
+        f"toxiproxy-server not found (looked in: ${BIN_ENV}, {install_dir(VERSION, env)}, PATH); "
+        "run `harness install toxiproxy` to build it (needs Go), or set $HARNESS_TOXIPROXY_BIN"
+    )
 
 
 class ToxiproxyServer(Running):

@@ -18,6 +18,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
@@ -27,7 +28,8 @@ from harness.core.errors import ConfigError
 from harness.core.net import LOOPBACK
 from harness.core.timescale import parse_time_scale, scaled
 
-PROXIES_DIR = Path(__file__).resolve().parents[2] / "proxies"
+# The named fronts ship inside the package (in a checkout, `harness/fronts/proxies` is a link to `proxies/`).
+PROXIES_DIR = Path(str(resources.files("harness.fronts").joinpath("proxies")))
 TEMPLATE_SUFFIX = ".conf.j2"
 MAIN_TEMPLATE = "_main.conf.j2"
 FLOWS = ("poll", "sse", "download", "legacy")
@@ -229,7 +231,9 @@ def nginx_binary() -> str:
     """The nginx executable: on PATH, else Debian's /usr/sbin/nginx (not on a non-root user's PATH)."""
     found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if found is None:
-        raise ConfigError("nginx is not installed (looked on PATH and in /usr/sbin); run `make setup`")
+        raise ConfigError(
+            "nginx is not installed (looked on PATH and in /usr/sbin); `harness doctor` says how to install it"
+        )
     return found
 
 

@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
-from harness.images.engine import HASH_LABEL, ImageBuildError, Progress, image_label, import_rootfs
+from harness.images.engine import HASH_LABEL, ImageBuildError, Progress, docker_sdk, image_label, import_rootfs
 from harness.images.recipes import BASE_CHANGES, SUITE, TRIM, TRIM_FILES, base_hash, base_packages, cache_dir
 
 BASE_REPO = "adc/base"
@@ -65,7 +63,7 @@ def _untag_older_bases(client: Any, keep: str) -> None:
     for image in client.images.list(name=BASE_REPO):
         for tag in image.tags:
             if tag != keep:
-                with contextlib.suppress(docker.errors.APIError):
+                with contextlib.suppress(docker_sdk().errors.APIError):
                     client.images.remove(tag, noprune=True)
 
 

@@ -7,8 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import docker.errors
-
 from harness.images.base import ensure_base
 from harness.images.engine import (
     HASH_LABEL,
@@ -16,6 +14,7 @@ from harness.images.engine import (
     Progress,
     build_context,
     connect,
+    docker_sdk,
     image_label,
     image_size_mb,
     local_image,
@@ -100,5 +99,5 @@ def _drop_if_dangling(client: Any, image: Any | None) -> None:
         return
     image.reload()
     if not image.tags:
-        with contextlib.suppress(docker.errors.APIError):
+        with contextlib.suppress(docker_sdk().errors.APIError):
             client.images.remove(image.id, noprune=False)

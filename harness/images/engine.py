@@ -8,10 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import docker
-import docker.errors
-
 from harness.core.errors import HarnessError
+from harness.core.extras import require
 
 Progress = Callable[[str], None]
 HASH_LABEL = "org.adc.content-hash"
@@ -26,8 +24,14 @@ class ImageBuildError(HarnessError):
     """An image could not be built; notes carry the last lines of the build output."""
 
 
+def docker_sdk() -> Any:
+    """The docker SDK (the `containers` extra), imported when first needed."""
+    return require("docker")
+
+
 def connect() -> Any:
     """A docker SDK client that has answered a ping."""
+    docker = docker_sdk()
     try:
         client = docker.from_env(timeout=600)
         client.ping()
@@ -40,7 +44,7 @@ def local_image(client: Any, name: str) -> Any | None:
     """The engine's image called `name`, or None; never pulls."""
     try:
         return client.images.get(name)
-    except docker.errors.ImageNotFound:
+    except docker_sdk().errors.ImageNotFound:
         return None
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from harness.faults.toxiproxy_install import install
 from harness.images.engine import ImageBuildError, Progress
 from harness.images.requirements import PACKAGE, requirement_name, service_requirements
 
@@ -99,15 +100,11 @@ def simple_context(role: str, base_tag: str) -> Context:
 
 
 def toxiproxy_context(progress: Progress) -> Context:
-    """FROM scratch plus the static binaries from bin/ (built by scripts/install-toxiproxy.sh if missing)."""
-    root = project_root()
-    binaries = [root / "bin" / "toxiproxy-server", root / "bin" / "toxiproxy-cli"]
-    if not all(b.is_file() for b in binaries):
-        progress("[images] toxiproxy: building the static binaries with scripts/install-toxiproxy.sh")
-        _run(["bash", str(root / "scripts" / "install-toxiproxy.sh")], "scripts/install-toxiproxy.sh")
+    """FROM scratch plus the pinned static binaries (`harness install toxiproxy`, built now if missing)."""
+    built = install(progress=lambda line: progress(f"[images] {line}"))
     path = _fresh_copy("toxiproxy", CONTEXTS / "toxiproxy")
-    for binary in binaries:
-        os.link(binary, path / binary.name)
+    for binary in (built.server, built.cli):
+        shutil.copy2(binary, path / binary.name)
     return Context("toxiproxy", path, tree_hash(path))
 
 

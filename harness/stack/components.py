@@ -22,7 +22,7 @@ def which(program: str, *extra_dirs: str) -> str:
     if not found:
         raise StackStartError(
             f"{program!r} was not found on PATH or in {list(extra_dirs) or '/usr/sbin'}; "
-            "run `make setup` (it installs redis-server, nginx-light and Toxiproxy)"
+            "`harness doctor` says what this machine lacks and how to install it (in a checkout: `make setup`)"
         )
     return found
 

@@ -192,8 +192,13 @@ def test_errors_name_the_call_the_object_and_the_answer(client: ToxiproxyClient,
 def test_server_lifecycle_log_and_binary_lookup(tmp_path: Path) -> None:
     binary = find_toxiproxy_binary()
     assert find_toxiproxy_binary({"HARNESS_TOXIPROXY_BIN": str(binary), "PATH": ""}) == binary
-    with pytest.raises(ToxiproxyError, match=r"HARNESS_TOXIPROXY_BIN.*bin/toxiproxy-server.*PATH.*make setup"):
-        find_toxiproxy_binary({"PATH": str(tmp_path)}, root=tmp_path)
+    nowhere = {"PATH": str(tmp_path), "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
+    with pytest.raises(
+        ToxiproxyError, match=r"HARNESS_TOXIPROXY_BIN.*cache/toxiproxy/v.*PATH.*harness install toxiproxy"
+    ):
+        find_toxiproxy_binary(nowhere)
+    with pytest.raises(ToxiproxyError, match=r"HARNESS_TOXIPROXY_BIN='/nonexistent' is not an executable"):
+        find_toxiproxy_binary({"HARNESS_TOXIPROXY_BIN": "/nonexistent"})
     with ToxiproxyServer(tmp_path / "tp.log", binary=binary) as running, running.client() as toxiproxy:
         pid, address = running.pid, f"127.0.0.1:{running.port}"
         assert pid is not None and toxiproxy.version()

@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker.errors
-
 from harness.core.errors import StackStartError
 from harness.images import EngineUnavailable, ImageSet, images_present, resolve_images
-from harness.images.engine import connect, local_image
+from harness.images.engine import connect, docker_sdk, local_image
 
 HARNESS_LABEL = "org.adc.harness"
 STACK_LABEL = "org.adc.stack"
@@ -132,10 +130,10 @@ def find_stacks(client: Any, stack_id: str | None = None) -> dict[str, Leftover]
 def remove_leftover(leftover: Leftover) -> None:
     """Containers first (with their anonymous volumes), then the volumes and networks they used."""
     for container in leftover.containers:
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(docker_sdk().errors.NotFound):
             container.remove(force=True, v=True)
     for item in [*leftover.volumes, *leftover.networks]:
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(docker_sdk().errors.NotFound):
             item.remove()
 
 
