@@ -7,17 +7,15 @@ lookup (`find_toxiproxy_binary`) finds the result there, so a pip user and a che
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.cache import user_cache_dir
+from harness.core.cache import exclusive, user_cache_dir
 from harness.core.errors import ToxiproxyError
 
 VERSION = "v2.12.0"
@@ -53,19 +51,10 @@ def installed(version: str = VERSION, environ: Mapping[str, str] | None = None) 
     return binaries if usable and stamp == _recipe(version) else None
 
 
-@contextlib.contextmanager
-def _locked(where: Path) -> Iterator[None]:
-    """One build at a time per version (parallel test workers, two terminals)."""
-    where.mkdir(parents=True, exist_ok=True)
-    with open(where / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def install(version: str = VERSION, progress: Callable[[str], None] = print) -> ToxiproxyBinaries:
     """Build `version` into the cache unless it is there already (idempotent; seconds when present)."""
     where = install_dir(version)
-    with _locked(where):
+    with exclusive(where / ".lock"):
         found = installed(version)
         if found is not None:
             progress(f"toxiproxy {version} present in {where}")

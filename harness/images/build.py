@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from harness.core.cache import exclusive, user_cache_dir
 from harness.images.base import ensure_base
 from harness.images.engine import (
     HASH_LABEL,
@@ -41,17 +42,22 @@ def build_images(offline: bool, progress: Progress = print, images: ImageSet | N
     started = time.monotonic()
     client = connect()
     try:
-        if offline:
-            _build_offline(client, names, progress)
-        else:
-            for role, name in names.items():
-                if role != "service":
-                    progress(f"[images] {role:10} {name:34} official image: fetched by the engine on first use")
-            _build_registry_service(client, names, progress)
+        with exclusive(user_cache_dir() / "images.lock"):  # one build at a time (parallel test workers, terminals)
+            _build(client, names, offline, progress)
     finally:
         client.close()
     progress(f"[images] done in {time.monotonic() - started:.1f} s")
     return names
+
+
+def _build(client: Any, names: ImageSet, offline: bool, progress: Progress) -> None:
+    if offline:
+        _build_offline(client, names, progress)
+    else:
+        for role, name in names.items():
+            if role != "service":
+                progress(f"[images] {role:10} {name:34} official image: fetched by the engine on first use")
+        _build_registry_service(client, names, progress)
 
 
 def _build_registry_service(client: Any, names: ImageSet, progress: Progress) -> None:

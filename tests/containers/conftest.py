@@ -1,6 +1,6 @@
 """Fixtures for the Docker tier: an engine client, the offline images, containers removed on teardown.
 
-Every container or network a test creates carries the label org.adc.test=1; whatever survives a
+Every container or network a test creates carries the label org.adc.test=<pid of the session>; whatever survives a
 test (a crash, an interrupted run) is swept by label at the end of the session.
 """
 
@@ -18,16 +18,17 @@ import pytest
 from harness.images import EngineUnavailable, ImageSet, build_images
 from harness.images.engine import connect
 
-TEST_LABEL = {"org.adc.test": "1"}
+TEST_LABEL = {"org.adc.test": str(os.getpid())}  # this session's own: parallel sessions never sweep each other's
 # Ryuk's image cannot be pulled here (cleanup is by label instead); the engine is reached on the host.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 
 
 def _sweep(client: Any) -> None:
-    for container in client.containers.list(all=True, filters={"label": "org.adc.test=1"}):
+    mine = {"label": f"org.adc.test={TEST_LABEL['org.adc.test']}"}
+    for container in client.containers.list(all=True, filters=mine):
         container.remove(force=True)
-    for network in client.networks.list(filters={"label": "org.adc.test=1"}):
+    for network in client.networks.list(filters=mine):
         network.remove()
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.cache import CACHE_ENV, user_cache_dir
+
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.stack
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -27,7 +29,10 @@ def test_the_stack_example_runs_and_loses_nothing(capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.chaos
-def test_the_pytest_plugin_example_passes_in_a_users_suite(pytester: pytest.Pytester, time_scale: float) -> None:
+def test_the_pytest_plugin_example_passes_in_a_users_suite(
+    pytester: pytest.Pytester, time_scale: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CACHE_ENV, str(user_cache_dir()))  # pytester gives the run a HOME of its own
     code = examples()[1]
     assert "def test_" in code, code
     pytester.makepyfile(test_readme_example=code)
