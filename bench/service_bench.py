@@ -38,7 +38,8 @@ from _loadgen import Plan, get, post_json, run
 
 from harness.core.net import free_port, http_ok
 from harness.core.processes import ManagedProcess
-from harness.stack.components import api_process, redis_process, service_env, worker_process
+from harness.stack.components import ServiceRun, redis_process
+from harness.stack.service import load_service
 from reference_service.jobs import Keys
 
 FLOOR_APP = Path(__file__).resolve().with_name("floor_app.py")
@@ -106,11 +107,12 @@ def bench_stack(root: Path, cfg: BenchConfig) -> Iterator[BenchStack]:
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     with contextlib.ExitStack() as stack:
         rds = _start(stack, redis_process(redis_port, root / "redis", logs, aof="everysec"))
-        env = service_env(redis_url, root / "artifacts", secrets.token_urlsafe(16), 1.0)
-        api = _start(stack, api_process(api_port, env, logs))
+        run = ServiceRun(load_service("reference"), redis_url, root / "artifacts", secrets.token_urlsafe(16), 1.0)
+        env = run.env()
+        api = _start(stack, run.api(api_port, logs))
         worker = None
         if cfg.worker_concurrency > 0:
-            worker = _start(stack, worker_process(0, env, logs, concurrency=cfg.worker_concurrency))
+            worker = _start(stack, run.worker(0, logs, concurrency=cfg.worker_concurrency))
         _seed_floor_hash(api_port, redis_port)
         argv = [sys.executable, str(FLOOR_APP), "--port", str(floor_port), "--redis-url", redis_url]
         floor_url = f"http://127.0.0.1:{floor_port}/floor/{FLOOR_ITEM}"

@@ -16,7 +16,8 @@ import pytest
 from harness.core.net import free_port
 from harness.core.processes import ManagedProcess
 from harness.core.timescale import time_scale_from_env
-from harness.stack.components import api_process, redis_process, service_env, worker_process
+from harness.stack.components import ServiceRun, redis_process
+from harness.stack.service import load_service
 
 T = TypeVar("T")
 os.environ.setdefault("HARNESS_TIME_SCALE", "0.05")
@@ -56,8 +57,13 @@ class LocalService:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
+    def run(self, **overrides: str) -> ServiceRun:
+        """The reference service through its shipped spec, as every stack runs it, with env overrides."""
+        spec = load_service("reference")
+        return ServiceRun(spec, self.redis_url, self.root / "artifacts", self.secret, self.time_scale, overrides)
+
     def env(self, **overrides: str) -> dict[str, str]:
-        return service_env(self.redis_url, self.root / "artifacts", self.secret, self.time_scale, overrides)
+        return self.run(**overrides).env()
 
     def client(self, **kw: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=kw.pop("timeout", 10.0), **kw)
@@ -65,7 +71,7 @@ class LocalService:
     def extra_api(self, **env: str) -> str:
         """Another API process on the same Redis with different settings; stopped at session end."""
         port = free_port()
-        proc = api_process(port, self.env(**env), self.root / "logs", name=f"api-{port}")
+        proc = self.run(**env).api(port, self.root / "logs", name=f"api-{port}")
         proc.start()
         self.extra.append(proc)
         return f"http://127.0.0.1:{port}"
@@ -98,8 +104,8 @@ def service(tmp_path_factory: pytest.TempPathFactory, time_scale: float) -> Iter
     redis_port, api_port = free_port(), free_port()
     redis = redis_process(redis_port, root / "redis", root / "logs", aof="always")
     svc = LocalService(root, time_scale, secrets.token_urlsafe(16), redis, None, [], api_port, redis_port)  # type: ignore[arg-type]
-    svc.api = api_process(api_port, svc.env(), root / "logs")
-    svc.workers = [worker_process(i, svc.env(), root / "logs", concurrency=20) for i in range(2)]
+    svc.api = svc.run().api(api_port, root / "logs")
+    svc.workers = [svc.run().worker(i, root / "logs", concurrency=20) for i in range(2)]
     try:
         for proc in [redis, svc.api, *svc.workers]:
             proc.start()

@@ -48,6 +48,7 @@ OPTIONS = {
     "time_scale": "multiplies every duration of the stack fixture (HARNESS_TIME_SCALE), e.g. 0.05",
     "aof": "Redis persistence of the stack fixture: always, everysec or off",
     "workers": "number of worker processes of the stack fixture",
+    "service": "service spec (TOML) of the implementation the stack fixture runs (default: the reference)",
     "target": "URL of a running service to test instead of booting a stack (process faults unavailable)",
     "toxiproxy": "Toxiproxy API URL in front of --harness-target, for network faults",
     "history_dir": "directory for recorded histories (default: each test's tmp_path)",
@@ -78,7 +79,7 @@ def harness_config(pytestconfig: pytest.Config) -> StackConfig:
     """The StackConfig the `stack` fixture boots: HARNESS_* environment, overridden by ini, then command line."""
     from harness.stack.config import StackConfig
 
-    keys = {"proxy_config": str, "time_scale": float, "aof": str, "workers": int}
+    keys = {"proxy_config": str, "time_scale": float, "aof": str, "workers": int, "service": str}
     overrides = {k: conv(v) for k, conv in keys.items() if (v := _option(pytestconfig, k)) is not None}
     return StackConfig.from_env(**overrides)
 

@@ -1,6 +1,7 @@
 """`harness init [DIR]`: scaffold a user project that tests an async-download service with the harness — a contract
-profile from the commented template, a pytest chaos test over the plugin's fixtures, a locustfile over the shipped
-users, pytest options and a CI workflow example. Its own test passes against the reference service as made."""
+profile and a service spec from the commented templates, a pytest chaos test over the plugin's fixtures, a
+locustfile over the shipped users, pytest options and a CI workflow example. Its own test passes against the
+reference service as made."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def plan() -> dict[str, str]:
     }
     profile = resources.files("harness.contract.profiles").joinpath("reference.toml").read_text(encoding="utf-8")
     files["profile.toml"] = profile
+    files["service.toml"] = resources.files("harness.stack").joinpath("services", "reference.toml").read_text("utf-8")
     return dict(sorted(files.items()))
 
 

@@ -29,7 +29,7 @@ from harness.stack.config import Endpoints
 from harness.stack.flags import stack_config
 
 THRESHOLD_EXIT_CODE = 3
-STACK_FLAGS = ("proxy_config", "backend", "workers", "aof")  # --time-scale still describes the target
+STACK_FLAGS = ("proxy_config", "backend", "workers", "aof", "service")  # --time-scale still describes the target
 log = logging.getLogger("harness.locust")
 _events: Any = events  # Locust's event hooks are untyped
 

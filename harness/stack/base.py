@@ -3,6 +3,7 @@ the endpoints (only while running), itself as the ProcessControl over its compon
 
 from __future__ import annotations
 
+import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -54,6 +55,14 @@ class StackSurface(Closing):
 
     def __enter__(self) -> Self:
         started = time.monotonic()
+        spec = getattr(self, "service", None)
+        if spec is not None and not spec.scales and self.config.time_scale != 1.0:
+            print(
+                f"harness: service {spec.name!r} does not follow the time scale; its fronts run their timers at "
+                f"scale 1, not {self.config.time_scale:g} (verdicts hold for real-time timers only)",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             self._boot()
         except BaseException as exc:
@@ -70,7 +79,10 @@ class StackSurface(Closing):
 
     @property
     def time_scale(self) -> float:
-        return self.config.time_scale
+        """The scale of the whole stack: the config's, or 1 when its service's durations do not follow the time
+        scale (then its fronts' timers are the real ones, which the service's real durations meet)."""
+        spec = getattr(self, "service", None)
+        return self.config.time_scale if spec is None or spec.scales else 1.0
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:

@@ -6,12 +6,15 @@ import os
 import shutil
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from harness.core.errors import StackStartError
 from harness.core.net import LOOPBACK, http_ok, redis_ping
 from harness.core.processes import ManagedProcess
+from harness.stack.service import ServiceSpec
 
 AofProfile = Literal["always", "everysec", "off"]
 AOF_PROFILES: tuple[AofProfile, ...] = ("always", "everysec", "off")
@@ -54,52 +57,64 @@ def redis_process(port: int, workdir: Path, log_dir: Path, aof: AofProfile = "ev
     return ManagedProcess("redis", argv, log_dir / "redis.log", ready=redis_ping(port))
 
 
-def service_env(
-    redis_url: str,
-    artifact_dir: str | Path,
-    secret: str,
-    time_scale: float,
-    extra: Mapping[str, str] | None = None,
-    *,
-    inherit: bool = True,
-) -> dict[str, str]:
-    """The service's environment, for every backend: where Redis and the artifacts are, the signing secret shared
-    with the front, the time scale, test controls on. `inherit`: start from this process's environment (local
-    processes); a container gets only these."""
-    env = dict(os.environ) if inherit else {}
-    env.update(
-        {
-            "REDIS_URL": redis_url,
-            "ARTIFACT_DIR": str(artifact_dir),
-            "SIGNING_SECRET": secret,
-            "HARNESS_TIME_SCALE": repr(time_scale),
-            "REFERENCE_TEST_CONTROLS": "1",
-            "PYTHONUNBUFFERED": "1",
+@dataclass(frozen=True)
+class ServiceRun:
+    """One implementation run by the harness: its spec and the stack-level values its placeholders take. Every
+    backend starts the service's roles through this, the reference service included."""
+
+    spec: ServiceSpec
+    redis_url: str
+    artifact_dir: str | Path
+    secret: str
+    time_scale: float
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    inherit: bool = True  # start from this process's environment (local processes); a container gets only these
+
+    @property
+    def service_scale(self) -> float:
+        """The scale the service runs at: the run's, or 1 when its durations do not follow the time scale."""
+        return self.time_scale if self.spec.scales else 1.0
+
+    def values(self, **process: object) -> dict[str, object]:
+        redis = urlsplit(self.redis_url)
+        return {
+            "python": sys.executable,
+            "host": LOOPBACK,
+            "redis_url": self.redis_url,
+            "redis_host": redis.hostname or "",
+            "redis_port": redis.port or 6379,
+            "artifact_dir": str(self.artifact_dir),
+            "signing_secret": self.secret,
+            "time_scale": repr(self.service_scale),
+            **process,
         }
-    )
-    env.update(extra or {})
-    return env
 
+    def env(self, role: str = "api", **process: object) -> dict[str, str]:
+        base = dict(os.environ) if self.inherit else {}
+        return {**base, **self.spec.environment(role, self.values(**process)), **self.extra_env}
 
-def _service_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "reference_service.cli", *args]
+    def api(self, port: int, log_dir: Path, name: str = "api") -> ManagedProcess:
+        values = self.values(port=port)
+        health = f"http://{LOOPBACK}:{port}{self.spec.health_path}"
+        return ManagedProcess(
+            name,
+            self.spec.argv("api", values),
+            log_dir / f"{name}.log",
+            env=self.env("api", port=port),
+            ready=http_ok(health, self.spec.health_code),
+            cwd=self.spec.cwd("api"),
+        )
 
-
-def api_process(port: int, env: Mapping[str, str], log_dir: Path, name: str = "api") -> ManagedProcess:
-    return ManagedProcess(
-        name,
-        _service_argv("api", "--host", LOOPBACK, "--port", str(port)),
-        log_dir / f"{name}.log",
-        env=env,
-        ready=http_ok(f"http://{LOOPBACK}:{port}/health"),
-    )
-
-
-def worker_process(index: int, env: Mapping[str, str], log_dir: Path, concurrency: int = 50) -> ManagedProcess:
-    log = log_dir / f"worker-{index}.log"
-    proc = ManagedProcess(f"worker-{index}", _service_argv("worker", "--concurrency", str(concurrency)), log, env=env)
-    proc.ready = _fresh_marker(proc, b"worker ready")
-    return proc
+    def worker(self, index: int, log_dir: Path, concurrency: int = 50) -> ManagedProcess:
+        process = {"index": index, "concurrency": concurrency}
+        name = f"worker-{index}"
+        argv = self.spec.argv("worker", self.values(**process))
+        proc = ManagedProcess(
+            name, argv, log_dir / f"{name}.log", env=self.env("worker", **process), cwd=self.spec.cwd("worker")
+        )
+        marker = self.spec.role("worker").ready_log
+        proc.ready = _fresh_marker(proc, marker.encode()) if marker else None
+        return proc
 
 
 def _fresh_marker(proc: ManagedProcess, marker: bytes) -> Callable[[], bool]:

@@ -12,6 +12,7 @@ from typing import Literal, get_args
 from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale
 from harness.stack.components import AOF_PROFILES, AofProfile
+from harness.stack.service import ServiceSpec, load_service
 
 Backend = Literal["local", "containers", "auto"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
@@ -31,6 +32,7 @@ class StackConfig:
     toxiproxy_port: int = 0
     workdir: Path | None = None
     service_env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    service: str | Path = "reference"  # the implementation in the SUT slot: a shipped spec's name or a spec file
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -47,13 +49,17 @@ class StackConfig:
             if not 0 <= port < 65536:
                 raise ConfigError(f"{name}={port} is not a TCP port; use 1-65535, or 0 for a free one")
 
+    def service_spec(self) -> ServiceSpec:
+        """The spec of the service this stack runs (read and checked now: a bad spec fails before any start)."""
+        return load_service(self.service)
+
     def replace(self, **changes: object) -> StackConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> StackConfig:
         """HARNESS_BACKEND, HARNESS_PROXY_CONFIG, HARNESS_TIME_SCALE, HARNESS_WORKERS, HARNESS_AOF,
-        HARNESS_EDGE_PORT, HARNESS_TOXIPROXY_PORT; explicit overrides win."""
+        HARNESS_EDGE_PORT, HARNESS_TOXIPROXY_PORT, HARNESS_SERVICE; explicit overrides win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {}
         for key, attr, conv in [
@@ -64,6 +70,7 @@ class StackConfig:
             ("HARNESS_AOF", "aof", str),
             ("HARNESS_EDGE_PORT", "edge_port", int),
             ("HARNESS_TOXIPROXY_PORT", "toxiproxy_port", int),
+            ("HARNESS_SERVICE", "service", str),
         ]:
             raw = env.get(key)
             if raw:

@@ -7,6 +7,7 @@ from typing import Any
 
 from harness.fronts.nginx import available_configs
 from harness.stack.config import BACKENDS, StackConfig
+from harness.stack.service import available_services
 
 
 def add_stack_flags(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +24,12 @@ def add_stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-scale", default=None, help="multiply every duration (e.g. 0.05); default 1")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default 2)")
     parser.add_argument("--aof", choices=("always", "everysec", "off"), default=None, help="Redis persistence")
+    parser.add_argument(
+        "--service",
+        default=None,
+        metavar="SPEC",
+        help=f"the service in the SUT slot: a spec file, or {' / '.join(available_services())} (the default)",
+    )
 
 
 def stack_config(args: argparse.Namespace | Any) -> StackConfig:
@@ -33,4 +40,5 @@ def stack_config(args: argparse.Namespace | Any) -> StackConfig:
         time_scale=args.time_scale,
         workers=args.workers,
         aof=args.aof,
+        service=getattr(args, "service", None),
     )

@@ -21,7 +21,7 @@ from harness.faults.toxiproxy import Proxy, ToxiproxyClient
 from harness.faults.toxiproxy_server import ToxiproxyServer
 from harness.fronts.nginx import ProxyConfig, load_proxy_config, nginx_argv, render
 from harness.stack.base import StackSurface
-from harness.stack.components import api_process, redis_process, service_env, worker_process
+from harness.stack.components import ServiceRun, redis_process
 from harness.stack.config import Endpoints, StackConfig
 
 
@@ -30,6 +30,7 @@ class LocalStack(StackSurface):
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
+        self.service = config.service_spec()
         self.front: ProxyConfig = load_proxy_config(config.proxy_config)
         self.origin: ProxyConfig | None = load_proxy_config(self.front.origin) if self.front.origin else None
         self.fault_listener: Callable[[Any], None] | None = None
@@ -91,7 +92,8 @@ class LocalStack(StackSurface):
                 Proxy("edge", f"{LOOPBACK}:{ports['front']}", f"{LOOPBACK}:{ports['p_edge']}", True),
             ]
         )
-        env = service_env(
+        run = ServiceRun(
+            self.service,
             f"redis://{LOOPBACK}:{ports['p_redis']}/0",
             self.workdir / "artifacts",
             self.secret,
@@ -99,9 +101,9 @@ class LocalStack(StackSurface):
             self.config.service_env,
         )
         (self.workdir / "artifacts").mkdir(parents=True, exist_ok=True)
-        self._launch(api_process(ports["api"], env, self.log_dir))
+        self._launch(run.api(ports["api"], self.log_dir))
         for i in range(self.config.workers):
-            self._launch(worker_process(i, env, self.log_dir, self.config.worker_concurrency))
+            self._launch(run.worker(i, self.log_dir, self.config.worker_concurrency))
         origin_port = ports["origin"] if self.origin else ports["front"]
         self._nginx("nginx", self.origin or self.front, origin_port, f"{LOOPBACK}:{ports['p_api']}")
         if self.origin:
@@ -132,7 +134,7 @@ class LocalStack(StackSurface):
                 upstream=upstream,
                 artifact_dir=self.workdir / "artifacts",
                 signing_secret=self.secret,
-                time_scale=self.config.time_scale,
+                time_scale=self.time_scale,
                 prefix_dir=prefix,
             )
         )

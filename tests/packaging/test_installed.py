@@ -121,7 +121,7 @@ def test_init_scaffolds_a_project_whose_own_test_passes(installed: Installed, ti
     made = installed.run(installed.bin("harness"), "init", "my-service-tests")
     assert made.returncode == 0, made.stderr
     project = installed.home / "my-service-tests"
-    expected = {"profile.toml", "locustfile.py", "pytest.ini", "README.md", "tests/test_chaos.py"}
+    expected = {"profile.toml", "service.toml", "locustfile.py", "pytest.ini", "README.md", "tests/test_chaos.py"}
     assert expected | {".github/workflows/chaos.yml"} <= {str(p.relative_to(project)) for p in project.rglob("*")}
     again = installed.run(installed.bin("harness"), "init", "my-service-tests")
     assert again.returncode == 2 and "already exist; nothing was written" in again.stderr

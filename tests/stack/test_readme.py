@@ -13,6 +13,7 @@ from harness.core.cache import CACHE_ENV, user_cache_dir
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.stack
 README = Path(__file__).resolve().parents[2] / "README.md"
+USER_CACHE = user_cache_dir()  # read before pytester gives each run a HOME of its own
 
 
 def examples() -> list[str]:
@@ -32,7 +33,7 @@ def test_the_stack_example_runs_and_loses_nothing(capsys: pytest.CaptureFixture[
 def test_the_pytest_plugin_example_passes_in_a_users_suite(
     pytester: pytest.Pytester, time_scale: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(CACHE_ENV, str(user_cache_dir()))  # pytester gives the run a HOME of its own
+    monkeypatch.setenv(CACHE_ENV, str(USER_CACHE))  # where this user's Toxiproxy was built
     code = examples()[1]
     assert "def test_" in code, code
     pytester.makepyfile(test_readme_example=code)

@@ -25,7 +25,7 @@ from harness.faults.toxiproxy import Proxy, ToxiproxyClient
 from harness.fronts.nginx import ProxyConfig, load_proxy_config
 from harness.images import ImageSet
 from harness.stack.base import StackSurface
-from harness.stack.components import service_env
+from harness.stack.components import ServiceRun
 from harness.stack.config import Endpoints, StackConfig
 from harness.stack.containers.components import (
     api_container,
@@ -56,6 +56,12 @@ class ContainerStack(StackSurface):
 
     def __init__(self, config: StackConfig, images: ImageSet | None = None) -> None:
         self.config = config
+        self.service = config.service_spec()
+        if self.service.name != "reference":
+            raise ConfigError(
+                f"service {self.service.name!r} ({self.service.path}): the containers backend runs the reference "
+                "service's images only; run your service as local processes (--backend local)"
+            )
         self.front: ProxyConfig = load_proxy_config(config.proxy_config)
         self.origin: ProxyConfig | None = load_proxy_config(self.front.origin) if self.front.origin else None
         self.fault_listener: Callable[[Any], None] | None = None
@@ -105,7 +111,10 @@ class ContainerStack(StackSurface):
             ]
         )
         redis_url = f"redis://toxiproxy:{PROXY_PORTS['redis']}/0"
-        env = service_env(redis_url, ARTIFACTS, self.secret, self.time_scale, self.config.service_env, inherit=False)
+        run = ServiceRun(
+            self.service, redis_url, ARTIFACTS, self.secret, self.time_scale, self.config.service_env, False
+        )
+        env = run.env("api")
         parts = [api_container(place, images, self.log_dir, env)]
         parts += [
             worker_container(place, images, self.log_dir, env, i, self.config.worker_concurrency)
