@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.clients.workload import Workload, WorkloadConfig, WorkloadSummary
+from harness.contract import V1, ContractProfile
 from harness.core.timescale import scaled
 from harness.faults import (
     ApiRestart,
@@ -81,13 +82,16 @@ class CaseRun:
     fault_s: float
 
 
-def run_case(stack: Target, history: History, case: ChaosCase, config: WorkloadConfig) -> CaseRun:
-    """Start the workload, apply the case's fault once a quarter of the jobs are acknowledged (bounded wait),
-    keep it `hold_s` (modelled), remove it, and wait for every user to finish."""
+def run_case(
+    stack: Target, history: History, case: ChaosCase, config: WorkloadConfig, profile: ContractProfile = V1
+) -> CaseRun:
+    """Start the workload (its clients speaking `profile`), apply the case's fault once a quarter of the jobs are
+    acknowledged (bounded wait), keep it `hold_s` (modelled), remove it, and wait for every user to finish."""
     config = replace(config, **case.workload)
     fault = case.fault()
     limit = scaled(config.ramp_s + config.follow_s + 60.0, config.time_scale) + 30.0
-    with Workload(stack.endpoints.edge_url, history, config, run_id=f"{case.name}-{time.time_ns():x}") as wl:
+    run_id = f"{case.name}-{time.time_ns():x}"
+    with Workload(stack.endpoints.edge_url, history, config, run_id=run_id, profile=profile) as wl:
         wl.wait_acknowledged(max(1, config.jobs // 4), timeout=scaled(config.ramp_s, config.time_scale) + 15.0)
         started = time.monotonic()
         if fault is not None:

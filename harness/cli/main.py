@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "harness.cli.compare",
     "harness.cli.boundary",
     "harness.cli.report",
+    "harness.cli.chaos",
     "harness.cli.locust",
     "harness.cli.doctor",
     "harness.cli.install",

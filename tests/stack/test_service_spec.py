@@ -16,6 +16,7 @@ from harness.stack import Stack, StackConfig
 from harness.stack.service import load_service
 
 pytestmark = pytest.mark.stack
+WORKER_NEVER_READY = r"(?s)^worker-0 not ready after .*worker ready concurrency"  # its log shows what it printed
 REFERENCE = Path(load_service("reference").path)
 
 
@@ -68,7 +69,7 @@ def test_a_users_spec_runs_its_own_commands_and_env(tmp_path: Path, time_scale: 
     [
         (lambda d: d["local"]["api"].update(command=["/nonexistent/my-api", "--port", "{port}"]), r"api: cannot run"),
         (lambda d: d["health"].update(path="/no-such-health"), r"^api not ready after 15.0 s \(log: .*api.log\)"),
-        (lambda d: d["local"]["worker"].update(ready_log="never printed"), r"(?s)^worker-0 not ready after .*worker ready concurrency"),
+        (lambda d: d["local"]["worker"].update(ready_log="never printed"), WORKER_NEVER_READY),
     ],
     ids=["bad-command", "never-healthy", "worker-never-ready"],
 )

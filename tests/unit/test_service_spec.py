@@ -50,7 +50,7 @@ def test_a_service_that_does_not_scale_runs_at_scale_one() -> None:
             r"\[local.api\].command\[8\]='--port=\{prot\}': unknown placeholder \{prot\}; the harness fills \{python\}",
         ),
         (lambda d: d["env"].update(BAD="{redis_url"), r"\[env\].BAD='\{redis_url': .*literal brace"),
-        (lambda d: d["local"].pop("worker"), r"\[worker\] is missing or not a table; see the template .*reference.toml"),
+        (lambda d: d["local"].pop("worker"), r"\[worker\] is missing or not a table; see the template .*\.toml"),
         (lambda d: d["stop"].update(signal="SIGNOPE"), r"\[stop\].signal='SIGNOPE' is not a signal name"),
         (lambda d: d["health"].update(path="health"), r"\[health\].path='health': give a path like /health"),
         (lambda d: d["health"].update(code=99), r"\[health\].code=99 is out of range"),
