@@ -13,7 +13,15 @@ bound to one target), `toxiproxy` / `toxiproxy_server` (the typed REST client an
 
 from harness.faults.base import AtomicFault, Compose, Fault, FaultTarget, FaultWindow, ProcessControl
 from harness.faults.factory import FaultFactory, TrackedFaults
-from harness.faults.process import ApiRestart, ProcessFault, RedisPause, RedisRestart, Restart, WorkerKill
+from harness.faults.process import (
+    ApiRestart,
+    ProcessFault,
+    RedisOutage,
+    RedisPause,
+    RedisRestart,
+    Restart,
+    WorkerKill,
+)
 from harness.faults.timing import Schedule, Timed
 from harness.faults.toxics import (
     TOXICS,
@@ -31,7 +39,7 @@ from harness.faults.toxics import (
 
 __all__ = [
     "TOXICS", "ApiRestart", "AtomicFault", "Bandwidth", "Compose", "Fault", "FaultFactory", "FaultTarget",
-    "FaultWindow", "Latency", "LimitData", "ProcessControl", "ProcessFault", "ProxyDown", "RedisPause",
+    "FaultWindow", "Latency", "LimitData", "ProcessControl", "ProcessFault", "ProxyDown", "RedisOutage", "RedisPause",
     "RedisRestart", "ResetPeer", "Restart", "Schedule", "Slicer", "SlowClose", "Timed", "Timeout", "ToxicFault",
     "TrackedFaults", "WorkerKill", "toxic",
 ]  # fmt: skip

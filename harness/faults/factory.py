@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from harness.faults.base import Compose, Fault, FaultTarget
-from harness.faults.process import ApiRestart, RedisPause, RedisRestart, Restart, WorkerKill
+from harness.faults.process import ApiRestart, RedisOutage, RedisPause, RedisRestart, Restart, WorkerKill
 from harness.faults.timing import Timed
 from harness.faults.toxics import TOXICS, ProxyDown, toxic
 
@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Fault)
 
 # kind -> how to make one: every fault class by its `kind`, and `toxic(proxy, type, **params)` by type name.
 MAKERS: dict[str, Callable[..., Fault]] = {
-    **{cls.kind: cls for cls in (ProxyDown, Restart, RedisRestart, ApiRestart, RedisPause, WorkerKill)},
+    **{cls.kind: cls for cls in (ProxyDown, Restart, RedisRestart, ApiRestart, RedisOutage, RedisPause, WorkerKill)},
     **TOXICS,
     "compose": Compose,
     "timed": Timed,

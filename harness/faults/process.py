@@ -62,6 +62,26 @@ class ApiRestart(Restart):
 
 
 @dataclass(repr=False)
+class RedisOutage(ProcessFault):
+    """Redis down while applied: stopped on apply (SIGTERM: its AOF flushed), started again on the same data on
+    remove, which waits until it answers (or raises saying it did not come back). `Timed(RedisOutage(), 10)` is
+    an outage of 10 modelled seconds."""
+
+    kind: ClassVar[str] = "redis_outage"
+
+    @property
+    def where(self) -> str:
+        return "redis"
+
+    def _apply(self, target: FaultTarget) -> Detail:
+        self._processes(target).stop("redis")
+        return (("signal", "SIGTERM"),)
+
+    def _remove(self, target: FaultTarget) -> None:
+        target.processes.start("redis")
+
+
+@dataclass(repr=False)
 class RedisPause(ProcessFault):
     """SIGSTOP Redis on apply, SIGCONT on remove: a hung server, not a dead one (clients time out)."""
 

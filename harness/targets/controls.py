@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -41,12 +42,19 @@ class ShellControl:
         command = next((c for c in commands if c), None)
         if command is None:
             raise FaultError(f"ShellControl has no command to {what}; give it one, e.g. ShellControl({what}_cmd=...)")
-        try:
-            done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=self.timeout_s)
-        except subprocess.TimeoutExpired:
-            raise FaultError(f"{what} command {command!r} still running after {self.timeout_s:g} s") from None
+        # Output goes to a file, not a pipe: a command that starts a process in the background (`./start-worker &`)
+        # leaves it holding its stdout, and a pipe would then stay open, and this call hang, as long as it runs.
+        with tempfile.TemporaryFile() as output:
+            try:
+                done = subprocess.run(
+                    command, shell=True, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                    timeout=self.timeout_s, start_new_session=True,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise FaultError(f"{what} command {command!r} still running after {self.timeout_s:g} s") from None
+            output.seek(0)
+            tail = output.read().decode(errors="replace").strip()[-300:]
         if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip()[-300:]
             raise FaultError(f"{what} command {command!r} exited {done.returncode}: {tail or '(no output)'}")
 
     def signal(self, sig: int) -> None:

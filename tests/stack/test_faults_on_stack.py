@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from harness.faults import ApiRestart, Latency, ProxyDown, RedisPause, RedisRestart, ResetPeer, WorkerKill
+from harness.faults import ApiRestart, Latency, ProxyDown, RedisOutage, RedisPause, RedisRestart, ResetPeer, WorkerKill
 from harness.stack import Stack, StackConfig
 from tests.conftest import job_timeout, wait_until
 
@@ -129,6 +129,18 @@ def test_redis_sigkill_mid_jobs_loses_nothing_and_reruns_nothing(stack, time_sca
     # reconnected by 0.3 s, well before a lock renewed up to 1 s earlier lapses at 2 s.
     if outage < LOCK_RENEW_S / 4:
         assert reruns == {}, f"Redis was back after {outage:.2f} s, yet jobs were re-run: {reruns}"
+
+
+def test_a_redis_outage_is_503_and_then_back_on_the_same_data(stack, time_scale):
+    """Down for the fault's window (every request a prompt 503), then up again on its own data: jobs acknowledged
+    before the outage complete after it."""
+    jobs = start_jobs(stack, 4, 20_000)
+    with RedisOutage().on(stack) as outage, client(stack) as c:
+        r = c.get("/health")
+        assert r.status_code == 503 and r.headers["retry-after"], outage
+        assert c.get(f"/v1/download/status/{jobs[0]}").status_code == 503
+    final = wait_terminal(stack, jobs, job_timeout(time_scale, 100))
+    assert statuses(final) == {"completed"}, final
 
 
 def test_worker_sigkill_then_reclaim(stack, time_scale):
