@@ -5,6 +5,9 @@ switched on in the reference (negative control); a wrong profile gives failed po
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,14 @@ def test_the_wrong_profile_fails_points_without_crashing(other_service: str, tim
     assert not result.ok and result.wall_s < 40
     assert {"initiate.shape", "status.shape"} <= {p.name for p in result.points if p.verdict == "fail"}
     assert all(p.evidence for p in result.points)
+
+
+def test_conformance_with_a_service_spec_boots_checks_and_tears_down(tmp_path: Path, time_scale: float) -> None:
+    """`harness conformance --service SPEC`: the stack is booted from the spec, checked with the spec's profile,
+    and torn down; the history and reports land in --out."""
+    argv = [sys.executable, "-m", "harness.cli.main", "conformance", "--service", "reference"]
+    argv += ["--time-scale", str(time_scale), "--out", str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert re.search(r"\d+ points: \d+ pass, 0 fail", done.stdout), done.stdout
+    assert (tmp_path / "history.jsonl").stat().st_size > 0
