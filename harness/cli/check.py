@@ -1,5 +1,7 @@
 """`harness check HISTORY.jsonl...`: judge recorded histories; exit 0 when valid, 1 on anomalies, 2 on bad input.
 
+Histories are judged as a stream (`check_files`): memory stays bounded by the jobs they hold, not their length.
+
 Durations given on the command line are seconds on this machine's clock; their defaults are the modelled
 ones passed through the time scale (`CheckParams.for_scale`).
 """
@@ -23,7 +25,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "check", help="judge recorded histories against the invariants (exit 1 on anomalies)"
     )
-    p.add_argument("histories", nargs="+", metavar="HISTORY.jsonl")
+    p.add_argument("histories", nargs="+", metavar="HISTORY.jsonl", help="history files (also .jsonl.zst), merged")
     p.add_argument("--json", action="store_true", help="print the verdict as JSON")
     p.add_argument("--idle-timer", type=float, help="smallest idle timer of the chain, s (default: scaled 60)")
     p.add_argument("--budget", type=float, help="per-request budget of the async flow, s (default: min(5, idle))")

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol, TypedDict, Unpack
 
 from harness.core.closing import Closing
 from harness.core.errors import HarnessError
+from harness.judge.lines import numbered_blocks, open_history
 
 RecordType = Literal["invoke", "ok", "fail", "info", "event", "fault"]
 Outcome = Literal["ok", "fail", "info"]
@@ -216,27 +217,36 @@ def _base(inv: Invocation) -> dict[str, Any]:
 
 
 def read_history(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Record]:
-    """Read and merge history files, ordered by wall time (ties keep file then line order).
+    """Read and merge history files (plain or zstd), ordered by wall time (ties keep file then line order).
 
     A malformed final line (a writer killed mid-line) is skipped; a malformed line elsewhere is an error.
+    Everything is held in memory: `check_files` judges files as a stream instead.
     """
     records: list[Record] = []
     for path in [paths] if isinstance(paths, str | os.PathLike) else paths:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-        for number, text in enumerate(lines, start=1):
-            if not text.strip():
-                continue
-            try:
-                raw = json.loads(text)
-                records.append(Record(**{k: v for k, v in raw.items() if k in _FIELDS}, source=f"{path}:{number}"))
-            except (ValueError, TypeError) as exc:
-                if number == len(lines):
-                    continue
-                raise HarnessError(
-                    f"history line {path}:{number} is not a record ({exc}); was it written by History?"
-                ) from None
+        with open_history(path) as stream:
+            for first, lines, last_block in numbered_blocks(stream):
+                for offset, text in enumerate(lines):
+                    if not text.strip():
+                        continue
+                    try:
+                        records.append(parse_record(text, f"{path}:{first + offset}"))
+                    except (ValueError, TypeError) as exc:
+                        if last_block and offset == len(lines) - 1:
+                            continue
+                        raise HarnessError(
+                            f"history line {path}:{first + offset} is not a record ({exc}); was it written by History?"
+                        ) from None
     records.sort(key=lambda r: r.wall)
     return records
+
+
+def parse_record(text: str | bytes, source: str) -> Record:
+    """One history line as a Record (ValueError or TypeError when it is not one)."""
+    raw = json.loads(text)
+    if not isinstance(raw, dict):
+        raise TypeError(f"a record is a JSON object, not {type(raw).__name__}")
+    return Record(**{k: v for k, v in raw.items() if k in _FIELDS}, source=source)
 
 
 def fault_windows(records: Iterable[Record]) -> list[Record]:

@@ -1,20 +1,22 @@
 """The six invariants of DESIGN.md, each an `Invariant` over the index: it returns the anomalies it proves.
 
-`INVARIANTS` runs them in report order. Detection returns anomalies only; the facts the statistics need
-(job fates, request flows, request/job pairings) come from the helpers shared here, never from a verdict.
+`INVARIANTS` runs them in report order. The index has already seen every record once; an invariant reads the
+summary it kept and returns `Finding`s: anomalies whose evidence is still a set of refs, worded once the lines
+are read back (`verdict`). Detection returns findings only; the facts the statistics need (job fates, the
+request/job pairings) come from the helpers shared here, never from a verdict.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from harness.judge.history import ASYNC_OPS, FINISHED, PROXY_TIMEOUT_CODES, TERMINAL, Record
-from harness.judge.index import Index, Obs
+from harness.judge.history import Record
+from harness.judge.index import Index, Job
 from harness.judge.params import CheckParams
-from harness.judge.transitions import ACTIVE, SAME_ATTEMPT, rank, terminal_of, violation
+from harness.judge.sweep import Found, ordered
 
 
 @dataclass(frozen=True)
@@ -28,17 +30,32 @@ class Anomaly:
     during: tuple[str, ...] = ()
 
 
-Invariant = Callable[[Index, CheckParams], list[Anomaly]]
-Pairing = dict[str, dict[str, Record]]
+Lines = Mapping[int, Record]
 
 
-def check_lost(ix: Index, params: CheckParams) -> list[Anomaly]:
+class Finding(NamedTuple):
+    """An anomaly whose evidence lines (refs) are not read yet; `say` words it from them (and from `cites`)."""
+
+    kind: str
+    job_id: str | None
+    evidence: tuple[int, ...]
+    say: Callable[[Lines], str]
+    cites: tuple[int, ...] = ()
+
+    def anomaly(self, lines: Lines) -> Anomaly:
+        return Anomaly(self.kind, self.job_id, self.say(lines), tuple(lines[ref] for ref in self.evidence))
+
+
+Invariant = Callable[[Index, CheckParams], list[Finding]]
+
+
+def check_lost(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 1 (and the "never loses" half of 6): every acknowledged job meets its deadline (see `job_fate`)."""
-    found = (job_fate(ix, job_id, ack, params.deadline_s)[1] for job_id, ack in ix.acks.items())
-    return [a for a in found if a is not None]
+    found = (job_fate(ix, job_id, params.deadline_s)[1] for job_id in ix.acks)
+    return [f for f in found if f is not None]
 
 
-def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[str, Anomaly | None]:
+def job_fate(ix: Index, job_id: str, deadline_s: float) -> tuple[str, Finding | None]:
     """The fate of one acknowledged job, and the anomaly it proves if any.
 
     The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
@@ -48,190 +65,164 @@ def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[st
     A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
     ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
     """
-    due = ack.wall + deadline_s
-    seen = [o.rec for o in ix.observations.get(job_id, [])] + ix.job_events.get(job_id, [])
-    finished = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
-    late = next((o.rec for o in ix.observations.get(job_id, []) if o.start > due and not terminal_of(o.rec)), None)
-    gone = ix.unknown.get(job_id)
-    if gone is not None and gone.invoke_wall > ack.wall:
-        msg = f"acknowledged at {ack.source}, then unknown (answered {gone.http_status})"
-        return "lost", Anomaly("lost_job", job_id, msg, (ack, gone))
-    if late is not None:
-        what = f"finished only at {finished.source}" if finished else "never seen finished"
-        msg = f"still {late.status} at {late.source}, after its {deadline_s:g} s deadline; {what}"
+    job = ix.jobs[job_id]
+    assert job.ack is not None
+    ack_wall, ack = job.ack
+    finished = _finished(job)
+    if job.gone is not None and job.gone[0] > ack_wall:
+        gone = job.gone[1]
+
+        def unknown(r: Lines) -> str:
+            return f"acknowledged at {r[ack].source}, then unknown (answered {r[gone].http_status})"
+
+        return "lost", Finding("lost_job", job_id, (ack, gone), unknown)
+    if job.late is not None:
+        late, cited = job.late, () if finished is None else (finished[1],)
+
+        def still(r: Lines) -> str:
+            what = f"finished only at {r[cited[0]].source}" if cited else "never seen finished"
+            return f"still {r[late].status} at {r[late].source}, after its {deadline_s:g} s deadline; {what}"
+
         kind = "deadline_missed" if finished else "lost_job"
-        return ("late" if finished else "lost"), Anomaly(kind, job_id, msg, (ack, late))
+        return ("late" if finished else "lost"), Finding(kind, job_id, (ack, late), still, cited)
     if finished is not None:
-        return terminal_of(finished) or "finished", None
-    return ("pending" if ix.end_wall < due else "unobserved"), None
+        return finished[2], None
+    return ("pending" if ix.end_wall < ack_wall + deadline_s else "unobserved"), None
 
 
-def check_order(ix: Index, params: CheckParams) -> list[Anomaly]:
-    """Invariant 2, in real time across clients (a sweep) and event by event along each SSE follower."""
-    found: list[Anomaly] = []
-    for job_id, obs in ix.observations.items():
-        found += _first_per_kind(job_id, _sweep(obs))
-    for events in ix.events.values():
-        pairs = [(kind, (x, y)) for x, y in itertools.pairwise(events) if (kind := violation(x, y))]
-        found += _first_per_kind(events[0].job_id, pairs)
+def _finished(job: Job) -> tuple[float, int, str] | None:
+    """The earliest record proving the job finished: an observation, else (later) a terminal SSE event."""
+    seen, event = job.ended, job.ended_event
+    if event is not None and (seen is None or event[0] < seen[0]):
+        return event
+    return seen
+
+
+def check_order(ix: Index, params: CheckParams) -> list[Finding]:
+    """Invariant 2, in real time across clients (the sweep, `sweep`) and event by event along each SSE follower."""
+    found: list[Finding] = []
+    for job_id in ix.observed:
+        track = ix.jobs[job_id].track
+        found += _first_per_kind(job_id, track.found if track is not None else None)
+    for follower in ix.followers.values():
+        found += _first_per_kind(follower.job_id, follower.found)
     return found
 
 
-def _sweep(obs: list[Obs]) -> list[tuple[str, tuple[Record, Record]]]:
-    """Compare each observation with the worst ones that completed before it was invoked."""
-    by_end = sorted(obs, key=lambda o: o.end)
-    best: dict[str, Record] = {}
-    found: list[tuple[str, tuple[Record, Record]]] = []
-    done = 0
-    for y in sorted(obs, key=lambda o: o.start):
-        while done < len(by_end) and by_end[done].end < y.start:
-            _absorb(best, by_end[done].rec)
-            done += 1
-        for x in best.values():
-            if kind := violation(x, y.rec):
-                found.append((kind, (x, y.rec)))
-    return found
-
-
-def _absorb(best: dict[str, Record], rec: Record) -> None:
-    """Keep per job the furthest-on state, the furthest finished one and the highest progress per attempt."""
-    status, attempts = rec.status or "", rec.attempts
-    if status in FINISHED:
-        held = best.get("finished")
-        if held is None or rank(status, 0) > rank(held.status or "", 0):
-            best["finished"] = rec
-    elif attempts is not None and status in SAME_ATTEMPT:
-        top = best.get("top")
-        if top is None or rank(status, attempts) > rank(top.status or "", top.attempts or 0):
-            best["top"] = rec
-        key = f"progress@{attempts}"
-        held = best.get(key)
-        if status in ACTIVE and rec.progress is not None and (held is None or rec.progress > (held.progress or 0)):
-            best[key] = rec
-
-
-def _first_per_kind(job_id: str | None, found: Sequence[tuple[str, tuple[Record, ...]]]) -> list[Anomaly]:
+def _first_per_kind(job_id: str | None, found: Found | None) -> list[Finding]:
     """One anomaly per job and kind (the first proof), counting the others, so a report stays readable."""
-    counts: dict[str, int] = defaultdict(int)
-    first: dict[str, tuple[Record, ...]] = {}
-    for kind, recs in found:
-        counts[kind] += 1
-        first.setdefault(kind, recs)
-    anomalies = []
-    for kind, recs in first.items():
-        steps = " then ".join(f"{r.status}(attempts={r.attempts}, progress={r.progress}) at {r.source}" for r in recs)
-        anomalies.append(Anomaly(kind, job_id, f"{steps} ({counts[kind]} such pair(s) for this job)", recs))
-    return anomalies
+    out = []
+    for kind, count, x, y in ordered(found):
+        refs = (x[3], y[3])
+
+        def steps(r: Lines, refs: tuple[int, int] = refs, count: int = count) -> str:
+            said = (f"{r[n].status}(attempts={r[n].attempts}, progress={r[n].progress}) at {r[n].source}" for n in refs)
+            return f"{' then '.join(said)} ({count} such pair(s) for this job)"
+
+        out.append(Finding(kind, job_id, refs, steps))
+    return out
 
 
-def check_identity(ix: Index, params: CheckParams) -> list[Anomaly]:
+def _about(say: Callable[[Record], str], ref: int) -> Callable[[Lines], str]:
+    """A finding worded from its one evidence line."""
+    return lambda lines: say(lines[ref])
+
+
+def _said(message: str) -> Callable[[Lines], str]:
+    """A finding worded before its lines are read."""
+    return lambda lines: message
+
+
+def check_identity(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 3: one clientRequestId <-> one jobId, and every downloaded artifact matches its checksum."""
-    found: list[Anomaly] = []
-    for rec in ix.completions:
-        if rec.checksum_ok is False:
-            msg = f"artifact bytes do not hash to the status checksum ({rec.source})"
-            found.append(Anomaly("checksum_mismatch", rec.job_id, msg, (rec,)))
-    jobs, requests = pairings(ix)
-    for crid, by_job in jobs.items():
-        if len(by_job) > 1:
+    found = [
+        Finding("checksum_mismatch", job_id, (ref,), _about(_mismatch, ref)) for job_id, ref in ix.checksum_findings
+    ]
+    for crid, by_job in ix.requested.items():
+        if isinstance(by_job, dict):
             msg = f"clientRequestId {crid!r} got {len(by_job)} jobs: {', '.join(by_job)}"
-            found.append(Anomaly("duplicate_job", next(iter(by_job)), msg, tuple(by_job.values())))
-    for job_id, by_request in requests.items():
+            found.append(Finding("duplicate_job", next(iter(by_job)), tuple(by_job.values()), _said(msg)))
+    for job_id in ix.answered:
+        by_request = ix.jobs[job_id].answers or {}
         if len(by_request) > 1:
             msg = f"job answered for {len(by_request)} clientRequestIds: {', '.join(by_request)}"
-            found.append(Anomaly("shared_job", job_id, msg, tuple(by_request.values())))
+            found.append(Finding("shared_job", job_id, tuple(by_request.values()), _said(msg)))
     return found
 
 
-def pairings(ix: Index) -> tuple[Pairing, Pairing]:
-    """The answered starts both ways: jobs per clientRequestId, clientRequestIds per job (first answer each)."""
-    jobs: Pairing = defaultdict(dict)
-    requests: Pairing = defaultdict(dict)
-    for rec in ix.completions:
-        if rec.type == "ok" and rec.op in ("initiate", "legacy_start") and rec.job_id and rec.client_request_id:
-            jobs[rec.client_request_id].setdefault(rec.job_id, rec)
-            requests[rec.job_id].setdefault(rec.client_request_id, rec)
-    return jobs, requests
+def _mismatch(rec: Record) -> str:
+    return f"artifact bytes do not hash to the status checksum ({rec.source})"
 
 
-def check_requests(ix: Index, params: CheckParams) -> list[Anomaly]:
+def duplicated(ix: Index) -> int:
+    """How many clientRequestIds were answered with more than one job."""
+    return sum(1 for by_job in ix.requested.values() if isinstance(by_job, dict))
+
+
+def check_requests(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 4: no proxy timeout in the async flow (on the legacy endpoint only if strict), none over budget."""
-    found: list[Anomaly] = []
-    budget_s = params.budget_s
-    for rec in ix.completions:
-        flow = flow_of(rec)
-        if rec.http_status in PROXY_TIMEOUT_CODES and (flow == "async" or params.legacy_strict):
-            msg = f"{rec.op} answered {rec.http_status} after {rec.latency_s or 0:.3f} s ({rec.source})"
-            kind = "proxy_timeout" if flow == "async" else "legacy_proxy_timeout"
-            found.append(Anomaly(kind, rec.job_id, msg, (rec,)))
-        if budget_s is None or flow == "legacy" or rec.type == "info":
-            continue
-        took = _took(ix, rec)
-        if took is not None and took > budget_s:
-            what = "first event" if rec.op == "stream" else "answer"
-            msg = f"{rec.op} {what} took {took:.3f} s > budget {budget_s:g} s ({rec.source})"
-            found.append(Anomaly("over_budget", rec.job_id, msg, (rec,)))
-    return found
+    slow = functools.partial(_over_budget, budget_s=params.budget_s or 0.0)
+    return [
+        Finding(kind, job_id, (ref,), _about(slow if kind == "over_budget" else _cut, ref))
+        for kind, job_id, ref in ix.request_findings
+    ]
 
 
-def flow_of(rec: Record) -> str:
-    """The flow a request belongs to: "async" (the pattern under test) or "legacy" (the synchronous endpoint)."""
-    return "async" if rec.op in ASYNC_OPS else "legacy"
+def _cut(rec: Record) -> str:
+    return f"{rec.op} answered {rec.http_status} after {rec.latency_s or 0:.3f} s ({rec.source})"
 
 
-def _took(ix: Index, rec: Record) -> float | None:
-    """A request's answer time; for a stream, its snapshot's (a resumed stream has none: its gaps are judged)."""
-    if rec.op != "stream":
-        return rec.latency_s
-    opened = ix.invokes.get(rec.op_id)
-    return None if opened is None or opened.last_event_id is not None else rec.first_event_s
+def _over_budget(rec: Record, budget_s: float) -> str:
+    took, what = (rec.first_event_s, "first event") if rec.op == "stream" else (rec.latency_s, "answer")
+    return f"{rec.op} {what} took {took or 0:.3f} s > budget {budget_s:g} s ({rec.source})"
 
 
-def check_streams(ix: Index, params: CheckParams) -> list[Anomaly]:
+def check_streams(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 5: ids strictly increase within a follower (across resumes), one terminal event per follower,
     and no gap between received bytes reaches the chain's smallest idle timer."""
-    found: list[Anomaly] = []
-    for follower, events in ix.events.items():
-        found += _id_order(ix, events)
-        terminals = [r for r in events if r.event in TERMINAL]
-        last = ix.last_connection.get(follower)
-        ended = last is not None and (last.type == "ok" or last.error == "eof_before_terminal")
-        if len(terminals) > 1 or (not terminals and ended):
-            msg = f"follower {follower} got {len(terminals)} terminal events"
-            found.append(Anomaly("sse_terminal_count", events[0].job_id, msg, tuple(terminals) or (events[-1],)))
-    idle_timer_s = params.idle_timer_s
-    for rec in ix.completions:
-        if rec.op == "stream" and idle_timer_s is not None and (rec.max_gap_s or 0) >= idle_timer_s:
-            msg = f"{rec.max_gap_s:.3f} s without a byte >= idle timer {idle_timer_s:g} s ({rec.source})"
-            found.append(Anomaly("sse_gap", rec.job_id, msg, (rec,)))
+    found: list[Finding] = []
+    for name, follower in ix.followers.items():
+        if follower.id_break is not None:
+            before, ref, last, job_id = follower.id_break
+            found.append(Finding("sse_id_order", job_id, (before, ref), _id_break(before, ref, last)))
+        terminals = follower.terminals
+        if len(terminals) > 1 or (not terminals and ix.ended.get(name, False)):
+            msg = f"follower {name} got {len(terminals)} terminal events"
+            found.append(
+                Finding("sse_terminal_count", follower.job_id, tuple(terminals) or (follower.last,), _said(msg))
+            )
+    gap = functools.partial(_gap, idle_timer_s=params.idle_timer_s or 0.0)
+    found += [Finding("sse_gap", job_id, (ref,), _about(gap, ref)) for job_id, ref in ix.gap_findings]
     return found
 
 
-def _id_order(ix: Index, events: list[Record]) -> list[Anomaly]:
-    """Ids must increase along a follower, across resumes; a connection opened without Last-Event-ID starts afresh."""
-    prev: Record | None = None
-    for rec in events:
-        if prev is None or rec.op_id != prev.op_id:
-            conn = ix.invokes.get(rec.op_id)
-            resumed = conn is not None and conn.last_event_id is not None
-            prev = (prev or conn) if resumed else None
-        last = None if prev is None else (prev.event_id if prev.type == "event" else prev.last_event_id)
-        if last is not None and rec.event_id is not None and rec.event_id <= last:
-            msg = f"event id {rec.event_id} after id {last} ({prev.source if prev else ''} then {rec.source})"
-            return [Anomaly("sse_id_order", rec.job_id, msg, (prev, rec) if prev else (rec,))]
-        prev = rec
-    return []
+def _id_break(before: int, ref: int, last: object) -> Callable[[Lines], str]:
+    def say(lines: Lines) -> str:
+        return f"event id {lines[ref].event_id} after id {last} ({lines[before].source} then {lines[ref].source})"
+
+    return say
 
 
-def check_cancels(ix: Index, params: CheckParams) -> list[Anomaly]:
+def _gap(rec: Record, idle_timer_s: float) -> str:
+    return f"{rec.max_gap_s:.3f} s without a byte >= idle timer {idle_timer_s:g} s ({rec.source})"
+
+
+def check_cancels(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 6: a job that no client asked to cancel never ends `cancelled` (disconnects are not cancels)."""
-    found: dict[str, Anomaly] = {}
-    seen = [o.rec for obs in ix.observations.values() for o in obs] + [r for e in ix.events.values() for r in e]
-    for rec in seen:
-        if terminal_of(rec) == "cancelled" and rec.job_id and rec.job_id not in ix.cancelled_by_client:
-            msg = f"cancelled though no client sent a cancel ({rec.source})"
-            found.setdefault(rec.job_id, Anomaly("unexpected_cancel", rec.job_id, msg, (rec,)))
-    return list(found.values())
+    found: dict[str, int] = {}
+    for job_id in ix.observed:
+        job = ix.jobs[job_id]
+        if job.cancel_seen is not None and not job.cancelled_by_client:
+            found.setdefault(job_id, job.cancel_seen)
+    for follower in ix.followers.values():
+        for job_id, ref in follower.cancels:
+            if job_id and not ix.jobs[job_id].cancelled_by_client:
+                found.setdefault(job_id, ref)
+    return [Finding("unexpected_cancel", job_id, (ref,), _about(_cancelled, ref)) for job_id, ref in found.items()]
+
+
+def _cancelled(rec: Record) -> str:
+    return f"cancelled though no client sent a cancel ({rec.source})"
 
 
 # Report order: the anomalies of a verdict come invariant by invariant, in this order.

@@ -1,17 +1,20 @@
 """The observed facts of a history, whatever the verdict: job fates, proxy timeouts, indeterminate answers, latency.
 
 Computed from the index apart from detection; where a fact and an invariant rest on the same reading
-(a job's fate, a request's flow, the request/job pairings) both call the helper in `invariants`.
+(a job's fate, the request/job pairings) both call the helper in `invariants`. Latency percentiles come from
+histograms (`histogram`: 3 significant digits, never below the exact value), one per history file and op,
+merged per op.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
-from harness.judge.history import PROXY_TIMEOUT_CODES, Record
+from harness.judge.facts import Facts
+from harness.judge.histogram import Histogram, merged
 from harness.judge.index import Index
-from harness.judge.invariants import flow_of, job_fate, pairings
+from harness.judge.invariants import duplicated, job_fate
 from harness.judge.params import CheckParams
 
 JOB_FATES = ("completed", "failed", "cancelled", "expired", "late", "lost", "pending", "unobserved")  # see job_fate
@@ -41,44 +44,32 @@ class Stats:
     faults: int = 0
 
 
-def compute_stats(ix: Index, params: CheckParams, *, records: int, faults: int) -> Stats:
-    """The facts of an indexed history of `records` lines with `faults` fault windows."""
-    info = Counter(r.op for r in ix.completions if r.type == "info")
-    return Stats(records, job_counts(ix, params), proxy_timeouts(ix), dict(info), latencies(ix.completions), faults)
+def compute_stats(ix: Index, facts: Facts, params: CheckParams, *, faults: int) -> Stats:
+    """The facts of an indexed history with `faults` fault windows."""
+    proxy = {flow: dict(sorted(codes.items())) for flow, codes in facts.proxy_codes.items()}
+    return Stats(facts.records, job_counts(ix, params), proxy, facts.indeterminate(), latencies(facts), faults)
 
 
 def job_counts(ix: Index, params: CheckParams) -> dict[str, int]:
     """Acknowledged jobs by fate (every fate named, zero or not), then acknowledged and duplicated counts."""
-    fates = (job_fate(ix, job_id, ack, params.deadline_s)[0] for job_id, ack in ix.acks.items())
+    fates = (job_fate(ix, job_id, params.deadline_s)[0] for job_id in ix.acks)
     jobs = dict.fromkeys(JOB_FATES, 0) | Counter(fates)
     jobs["acknowledged"] = len(ix.acks)
-    jobs["duplicated"] = sum(1 for by_job in pairings(ix)[0].values() if len(by_job) > 1)
+    jobs["duplicated"] = duplicated(ix)
     return jobs
 
 
-def proxy_timeouts(ix: Index) -> dict[str, dict[int, int]]:
-    """Proxy timeout answers per flow and code: anomalies in the async flow, expected facts on the legacy one."""
-    codes: dict[str, dict[int, int]] = {"async": defaultdict(int), "legacy": defaultdict(int)}
-    for rec in ix.completions:
-        if rec.http_status in PROXY_TIMEOUT_CODES:
-            codes[flow_of(rec)][rec.http_status] += 1
-    return {flow: dict(sorted(c.items())) for flow, c in codes.items()}
+def per_op(facts: Facts) -> dict[str, Histogram]:
+    """Latency histograms per operation, merged over the history files, in name order."""
+    ops = sorted({op for per_file in facts.latency.values() for op in per_file})
+    return {op: merged(per_file[op] for per_file in facts.latency.values() if op in per_file) for op in ops}
 
 
-def latencies(completions: list[Record]) -> dict[str, LatencySummary]:
+def latencies(facts: Facts) -> dict[str, LatencySummary]:
     """Per operation, in name order: counts by outcome and latency percentiles."""
-    by_op: dict[str, list[Record]] = {}
-    for rec in completions:
-        by_op.setdefault(rec.op, []).append(rec)
     out: dict[str, LatencySummary] = {}
-    for op, recs in sorted(by_op.items()):
-        values = sorted(r.latency_s or 0.0 for r in recs)
-        kinds = Counter(r.type for r in recs)
-
-        def pct(q: float, v: list[float] = values) -> float:
-            return v[min(len(v) - 1, int(q * len(v)))]
-
-        out[op] = LatencySummary(
-            len(values), kinds["ok"], kinds["fail"], kinds["info"], pct(0.5), pct(0.95), pct(0.99), values[-1]
-        )
+    for op, hist in per_op(facts).items():
+        counts = facts.outcomes[op]
+        p50, p95, p99 = hist.percentiles((0.5, 0.95, 0.99))
+        out[op] = LatencySummary(hist.n, counts["ok"], counts["fail"], counts["info"], p50, p95, p99, hist.max)
     return out

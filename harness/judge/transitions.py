@@ -20,6 +20,7 @@ SAME_ATTEMPT: dict[str, frozenset[str]] = {
 }
 NEXT_ATTEMPT: dict[str, frozenset[str]] = {"queued": frozenset({"running"}), "running": frozenset({"running"})}
 ACTIVE = frozenset({"running", "processing_artifacts"})
+_PHASE = {"running": 1, "processing_artifacts": 2}
 
 
 def reachable(src: tuple[str, int], dst: tuple[str, int]) -> bool:
@@ -42,24 +43,30 @@ def rank(status: str, attempts: int) -> tuple[float, int]:
     """A total order that agrees with `reachable` (tested), so a sweep can keep one maximum per job."""
     if status in FINISHED:
         return (float("inf"), 5 if status == "expired" else 4)
-    phase = {"running": 1, "processing_artifacts": 2}.get(status, 0 if attempts == 0 else 3)
-    return (float(attempts), phase)
+    return (float(attempts), _PHASE.get(status, 0 if attempts == 0 else 3))
 
 
 def violation(x: Record, y: Record) -> str | None:
     """Why `y` cannot have been observed after `x` (same job), or None; unknown statuses are not judged."""
-    if x.status not in SAME_ATTEMPT or y.status not in SAME_ATTEMPT or x.status is None or y.status is None:
+    return violation_of(x.status, x.attempts, x.progress, y.status, y.attempts, y.progress)
+
+
+def violation_of(
+    xs: str | None, xa: int | None, xp: float | None, ys: str | None, ya: int | None, yp: float | None
+) -> str | None:
+    """`violation` on the observed values: status, attempts, progress of x, then of y."""
+    if xs not in SAME_ATTEMPT or ys not in SAME_ATTEMPT or xs is None or ys is None:
         return None
-    both = x.attempts is not None and y.attempts is not None
-    if x.status in FINISHED:
-        if y.status not in (x.status, "expired"):
+    both = xa is not None and ya is not None
+    if xs in FINISHED:
+        if ys not in (xs, "expired"):
             return "status_regression"
-    elif y.status not in FINISHED and both and rank(y.status, y.attempts or 0) < rank(x.status, x.attempts or 0):
+    elif ys not in FINISHED and both and rank(ys, ya or 0) < rank(xs, xa or 0):
         return "status_regression"
-    if both and (y.attempts or 0) < (x.attempts or 0):
+    if both and (ya or 0) < (xa or 0):
         return "status_regression"
-    same_attempt = both and x.attempts == y.attempts and x.status in ACTIVE and y.status in ACTIVE
-    if same_attempt and x.progress is not None and y.progress is not None and y.progress < x.progress:
+    same_attempt = both and xa == ya and xs in ACTIVE and ys in ACTIVE
+    if same_attempt and xp is not None and yp is not None and yp < xp:
         return "progress_regression"
     return None
 

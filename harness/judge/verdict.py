@@ -1,19 +1,27 @@
 """The verdict over a merged history: run every invariant, name the faults around each anomaly, add the facts.
 
-`check` judges records (as `read_history` returns them); `check_files` reads and judges history files.
+`check_files` judges history files as a stream (memory: the index's summaries, not the history); `check`
+judges records already in memory (as `read_history` returns them); both give the same verdict.
+A job the streaming order check could not settle (`sweep`: observations overlapping further back than its
+log) is judged again over its observations alone, read in a second pass.
 """
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from harness.judge.history import Record, fault_windows, read_history
-from harness.judge.index import Index
+from harness.judge.facts import Facts
+from harness.judge.history import Record, fault_windows
+from harness.judge.index import Index, observations_of
 from harness.judge.invariants import INVARIANTS, Anomaly
 from harness.judge.params import CheckParams
+from harness.judge.reader import Entry, FileSource, MemorySource, OutOfOrder
 from harness.judge.stats import Stats, compute_stats
+from harness.judge.sweep import exact
 
 
 @dataclass(frozen=True)
@@ -26,18 +34,54 @@ class CheckResult:
     params: CheckParams = field(default_factory=CheckParams)
 
 
+class Source(Protocol):
+    """A merged history to judge: its records in blocks, as often as asked, and its lines read back by ref."""
+
+    def blocks(self, facts: Facts | None = None) -> Iterator[list[Entry]]: ...
+
+    def resolve(self, refs: Collection[int]) -> dict[int, Record]: ...
+
+
 def check(records: Sequence[Record], params: CheckParams) -> CheckResult:
     """Judge a merged history (as `read_history` returns it); anomalies come invariant by invariant."""
-    ix = Index.build(records)
-    windows = fault_windows(records)
-    found = [anomaly for invariant in INVARIANTS for anomaly in invariant(ix, params)]
-    anomalies = tuple(attribute(a, windows) for a in found)
-    stats = compute_stats(ix, params, records=len(records), faults=len(windows))
-    return CheckResult(not anomalies, anomalies, stats, params)
+    return judge(MemorySource(records), params)
 
 
 def check_files(paths: Iterable[str | os.PathLike[str]], params: CheckParams) -> CheckResult:
-    return check(read_history(paths), params)
+    """Judge history files (JSONL, or zstd-compressed JSONL) without holding them in memory."""
+    paths = list(paths)
+    try:
+        return judge(FileSource(paths), params)
+    except OutOfOrder:
+        return judge(FileSource(paths, exact=True), params)
+
+
+def judge(source: Source, params: CheckParams, index: Index | None = None) -> CheckResult:
+    """Judge a source in one pass (two if a job's order needs it) into `index` (a fresh one by default)."""
+    ix = Index(params) if index is None else index
+    facts = Facts()
+    collecting = gc.isenabled()
+    gc.disable()  # the index holds no cycles; collecting would rescan its summaries over and over (~10 %)
+    try:
+        for block in source.blocks(facts):
+            ix.feed(block)
+    finally:
+        if collecting:
+            gc.enable()
+    ix.end_wall = facts.end_wall
+    tangled = {job_id for job_id in ix.observed if (track := ix.jobs[job_id].track) is not None and track.tangled}
+    if tangled:
+        for job_id, observations in observations_of(source.blocks(), tangled).items():
+            track = ix.jobs[job_id].track
+            assert track is not None
+            track.found = exact(observations)
+    findings = [finding for invariant in INVARIANTS for finding in invariant(ix, params)]
+    faults = list(ix.windows.values())
+    lines = source.resolve({ref for f in findings for ref in (*f.evidence, *f.cites)} | set(faults))
+    windows = fault_windows(lines[ref] for ref in faults)
+    anomalies = tuple(attribute(finding.anomaly(lines), windows) for finding in findings)
+    stats = compute_stats(ix, facts, params, faults=len(windows))
+    return CheckResult(not anomalies, anomalies, stats, params)
 
 
 def attribute(anomaly: Anomaly, windows: list[Record]) -> Anomaly:

@@ -11,6 +11,7 @@ import pytest
 
 import harness.judge as judge
 from harness.judge import invariants, params, render, verdict
+from harness.judge.facts import Facts
 from harness.judge.index import Index
 from harness.judge.stats import compute_stats
 
@@ -39,11 +40,14 @@ def _broken() -> list[judge.Record]:
 def test_the_invariants_share_one_protocol_and_run_in_report_order() -> None:
     names = [f.__name__ for f in invariants.INVARIANTS]
     assert names == ["check_lost", "check_order", "check_identity", "check_requests", "check_streams", "check_cancels"]
-    ix = Index.build(_broken())
-    found = [a for invariant in invariants.INVARIANTS for a in invariant(ix, PARAMS)]
-    assert all(isinstance(a, invariants.Anomaly) for a in found)
+    ix = Index.build(_broken(), PARAMS)
+    found = [f for invariant in invariants.INVARIANTS for f in invariant(ix, PARAMS)]
+    assert all(isinstance(f, invariants.Finding) for f in found)
     result = judge.check(_broken(), PARAMS)
-    assert [(a.kind, a.job_id, a.message) for a in result.anomalies] == [(a.kind, a.job_id, a.message) for a in found]
+    lines = {n: r for n, r in enumerate(_broken())}
+    assert [(a.kind, a.job_id, a.message) for a in result.anomalies] == [
+        (f.kind, f.job_id, f.anomaly(lines).message) for f in found
+    ]
     kinds = [a.kind for a in result.anomalies]
     assert kinds == ["lost_job", "status_regression", "duplicate_job", "proxy_timeout", "unexpected_cancel"]
 
@@ -51,7 +55,7 @@ def test_the_invariants_share_one_protocol_and_run_in_report_order() -> None:
 def test_statistics_are_computed_from_the_index_apart_from_detection() -> None:
     records = _broken()
     result = judge.check(records, PARAMS)
-    assert compute_stats(Index.build(records), PARAMS, records=len(records), faults=0) == result.stats
+    assert compute_stats(Index.build(records, PARAMS), Facts.of(records), PARAMS, faults=0) == result.stats
     assert result.stats.jobs["lost"] == 1 and result.stats.jobs["duplicated"] == 1
     assert result.stats.proxy_timeouts == {"async": {504: 1}, "legacy": {}}
 
