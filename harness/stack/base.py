@@ -13,6 +13,7 @@ from harness.core.closing import Closing
 from harness.core.errors import StackStartError
 from harness.faults.toxiproxy import ToxiproxyClient
 from harness.stack.config import Endpoints, StackConfig
+from harness.stack.service import ServiceSpec
 
 NOT_RUNNING = "the stack is not running; use it inside `with Stack(...) as stack:`"
 
@@ -40,6 +41,7 @@ class StackSurface(Closing):
     """Base of LocalStack and ContainerStack; subclasses set `_toxiproxy` and `_endpoints` once booted."""
 
     config: StackConfig
+    service: ServiceSpec  # the implementation in the SUT slot, read from config.service when the stack is made
     log_dir: Path
     boot_seconds: float = 0.0
     _exit: ExitStack
@@ -55,8 +57,8 @@ class StackSurface(Closing):
 
     def __enter__(self) -> Self:
         started = time.monotonic()
-        spec = getattr(self, "service", None)
-        if spec is not None and not spec.scales and self.config.time_scale != 1.0:
+        spec = self.service
+        if not spec.scales and self.config.time_scale != 1.0:
             print(
                 f"harness: service {spec.name!r} does not follow the time scale; its fronts run their timers at "
                 f"scale 1, not {self.config.time_scale:g} (verdicts hold for real-time timers only)",
@@ -81,8 +83,7 @@ class StackSurface(Closing):
     def time_scale(self) -> float:
         """The scale of the whole stack: the config's, or 1 when its service's durations do not follow the time
         scale (then its fronts' timers are the real ones, which the service's real durations meet)."""
-        spec = getattr(self, "service", None)
-        return self.config.time_scale if spec is None or spec.scales else 1.0
+        return self.config.time_scale if self.service.scales else 1.0
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:

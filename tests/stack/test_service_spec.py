@@ -3,7 +3,6 @@ naming the role and its log, and leaves nothing running."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from harness.core.errors import StackStartError
 from harness.stack import Stack, StackConfig
 from harness.stack.service import load_service
+from tests.stack.test_teardown import gone
 
 pytestmark = pytest.mark.stack
 WORKER_NEVER_READY = r"(?s)^worker-0 not ready after .*worker ready concurrency"  # its log shows what it printed
@@ -39,14 +39,6 @@ def _toml(value: Any) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def test_a_users_spec_runs_its_own_commands_and_env(tmp_path: Path, time_scale: float) -> None:
