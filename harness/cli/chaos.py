@@ -95,9 +95,11 @@ def run(args: argparse.Namespace) -> int:
             result = check(read_history(path), params)
             bad = unexpected(result, case)
             jobs = result.stats.jobs
-            print(f"{case.name:22} {'ok' if not bad else 'FAIL':4}  acknowledged {jobs['acknowledged']:>4}  "
+            judged = jobs["acknowledged"] > 0  # a case that saw no job acknowledged judged nothing: never a pass
+            mark = "FAIL" if bad else "ok" if judged else "INCONCLUSIVE"
+            print(f"{case.name:22} {mark:4}  acknowledged {jobs['acknowledged']:>4}  "
                   f"completed {jobs['completed']:>4}  anomalies {len(bad)}  ({path})", flush=True)  # fmt: skip
-            if bad:
+            if bad or not judged:
                 failed.append(case.name)
                 print(render_text(result), file=sys.stderr)
         heal(target)

@@ -16,8 +16,11 @@ from tests.stack.test_service_spec import write_spec
 pytestmark = pytest.mark.chaos
 
 
-def harness_chaos(spec: Path, out: Path, time_scale: float, *faults: str) -> subprocess.CompletedProcess[str]:
+def harness_chaos(
+    spec: Path, out: Path, time_scale: float, *faults: str, profile: str | None = None
+) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "harness.cli.main", "chaos", "--service", str(spec), "--faults", ",".join(faults)]
+    argv += ["--profile", profile] if profile else []
     argv += ["--jobs", "8", "--time-scale", str(time_scale), "--out", str(out)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=600, env=os.environ.copy())
 
@@ -41,3 +44,14 @@ def test_a_planted_defect_fails_the_run_naming_it(tmp_path: Path, time_scale: fl
     assert done.returncode == 1 and done.stdout, done.stdout + done.stderr[-3000:]
     assert done.stdout.splitlines()[0].split()[:2] == ["reset-peer-edge", "FAIL"], done.stdout + done.stderr[-3000:]
     assert "duplicate_job" in done.stderr and done.stdout.splitlines()[-1] == "verdict: failed: reset-peer-edge"
+
+
+def test_a_case_that_judged_no_job_is_inconclusive_not_a_pass(tmp_path: Path, time_scale: float) -> None:
+    """Clients speaking another implementation's profile: every initiate is refused, nothing is acknowledged, and
+    a verdict over no job is no verdict."""
+    spec = write_spec(tmp_path / "service.toml", lambda data: None)
+    other = str(Path(__file__).resolve().parents[1] / "conformance" / "other.toml")
+    done = harness_chaos(spec, tmp_path / "out", time_scale, "reset-peer-edge", profile=other)
+    assert done.returncode == 1 and done.stdout, done.stdout + done.stderr[-3000:]
+    first = done.stdout.splitlines()[0].split()
+    assert first[:4] == ["reset-peer-edge", "INCONCLUSIVE", "acknowledged", "0"], done.stdout
