@@ -11,6 +11,7 @@ from typing import Any
 from harness.cli.compare import csv_list
 from harness.compare import BOUNDARY_FLOWS, DEFAULT_CONFIGS
 from harness.stack.config import BACKENDS
+from harness.stack.flags import SERVICE_HELP
 
 
 def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +24,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--agreement", type=float, default=0.10, help="measured vs predicted, relative (default 0.10)")
     p.add_argument("--parallel", type=int, default=1, help="configs searched side by side (each its own stacks)")
     p.add_argument("--backend", choices=BACKENDS, default="local")
+    p.add_argument("--service", default="reference", metavar="SPEC", help=SERVICE_HELP)
     p.add_argument("--out", type=Path, default=None, help="run directory (default: a new reports/<run-id>/)")
     p.set_defaults(handler=run)
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"harness boundary: unknown flow(s) {', '.join(unknown)}; use {', '.join(BOUNDARY_FLOWS)}")
     scale = parse_time_scale(args.time_scale)
-    spec = SearchSpec(scale, args.tolerance, args.max_probes, args.agreement, args.backend)
+    spec = SearchSpec(scale, args.tolerance, args.max_probes, args.agreement, args.backend, args.service)
     directory = output.run_dir("boundary", args.out)
     say = Progress()
     say(f"boundaries of {', '.join(args.flows)} behind {', '.join(args.configs)} at time scale {scale:g}")

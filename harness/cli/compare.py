@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.compare import BOUNDARY_FLOWS, DEFAULT_CONFIGS, FAULT_PLAN_NAMES
 from harness.stack.config import BACKENDS
+from harness.stack.flags import SERVICE_HELP
 
 
 def csv_list(raw: str) -> list[str]:
@@ -27,6 +28,7 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("--legacy-starts", type=int, default=4, help="legacy synchronous starts spread over the job range")
     p.add_argument("--boundaries", action="store_true", help="also search each config's legacy and SSE boundaries")
     p.add_argument("--backend", choices=BACKENDS, default="local")
+    p.add_argument("--service", default="reference", metavar="SPEC", help=SERVICE_HELP)
     p.add_argument("--aof", choices=("always", "everysec", "off"), default="always", help="Redis persistence")
     p.add_argument("--locust-args", default="", help="extra arguments for locust, e.g. '--weights LegacySync=1'")
     p.add_argument("--out", type=Path, default=None, help="run directory (default: a new reports/<run-id>/)")
@@ -48,14 +50,16 @@ def run(args: argparse.Namespace) -> int:
     plan = RunPlan(
         workload=args.workload, seed=args.seed, jobs=args.jobs, duration_wall_s=args.duration, time_scale=scale,
         faults=args.faults, legacy_starts=args.legacy_starts, backend=args.backend, aof=args.aof,
-        locust_args=tuple(shlex.split(args.locust_args)),
+        locust_args=tuple(shlex.split(args.locust_args)), service=args.service,
     )  # fmt: skip
     directory = output.run_dir("compare", args.out)
     say = Progress()
     say(f"comparing {', '.join(args.configs)} at time scale {scale:g}; run directory {directory}")
     record = compare(args.configs, plan, directory, say)
     if args.boundaries:
-        record.boundaries = search_all(args.configs, list(BOUNDARY_FLOWS), SearchSpec(scale, backend=args.backend), say)
+        record.boundaries = search_all(
+            args.configs, list(BOUNDARY_FLOWS), SearchSpec(scale, backend=args.backend, service=args.service), say
+        )
     results = record.finish()
     print(matrix_text(results))
     if results["boundaries"]:

@@ -36,6 +36,7 @@ class SearchSpec:
     max_probes: int = 10
     agreement: float = 0.10
     backend: Backend = "local"
+    service: str = "reference"  # the implementation probed: a shipped spec's name or a spec file
 
 
 @dataclass
@@ -126,7 +127,7 @@ def search_one(config: str, flow: str, spec: SearchSpec, say: Callable[[str], No
     proxy = load_proxy_config(config)
     chain = chain_timers(proxy, spec.time_scale)
     limits = LIMITS[flow]
-    settings = ProbeSettings(config, spec.time_scale, spec.backend)
+    settings = ProbeSettings(config, spec.time_scale, spec.backend, spec.service)
     started = time.monotonic()
     overhead = 0.0
     if flow == "legacy":

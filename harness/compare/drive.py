@@ -22,7 +22,7 @@ from typing import Any
 
 from harness.clients import ServiceClient
 from harness.clients.workload import Workload, WorkloadConfig
-from harness.contract import Timeouts
+from harness.contract import ContractProfile, Timeouts
 from harness.core.errors import ConfigError, HarnessError
 from harness.core.timescale import scaled
 from harness.faults import Fault, Latency, RedisRestart, ResetPeer, WorkerKill
@@ -60,6 +60,7 @@ class RunPlan:
     backend: Backend = "local"
     aof: AofProfile = "always"
     locust_args: tuple[str, ...] = field(default=())
+    service: str = "reference"  # the implementation in the SUT slot: a shipped spec's name or a spec file
 
     def __post_init__(self) -> None:
         if self.faults not in FAULT_PLANS:
@@ -74,8 +75,8 @@ class RunPlan:
     def describe(self) -> dict[str, Any]:
         faults = ", ".join(f"{make()!r} for {hold:g} s" for make, hold in FAULT_PLANS[self.faults]) or "none"
         driver = "mixed (threaded workload driver)" if not self.is_locust else f"locust -f {self.workload}"
-        return {"workload": driver, "seed": self.seed, "jobs": self.jobs, "legacy starts": self.legacy_starts,
-                "faults": faults}  # fmt: skip
+        return {"workload": driver, "service": self.service, "seed": self.seed, "jobs": self.jobs,
+                "legacy starts": self.legacy_starts, "faults": faults}  # fmt: skip
 
 
 def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
@@ -83,7 +84,9 @@ def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
     if plan.is_locust:
         run_locust(plan, config, history_path, say)
         return
-    stack_config = StackConfig(backend=plan.backend, proxy_config=config, time_scale=plan.time_scale, aof=plan.aof)
+    stack_config = StackConfig(
+        backend=plan.backend, proxy_config=config, time_scale=plan.time_scale, aof=plan.aof, service=plan.service
+    )
     with Stack(stack_config) as stack, History(history_path) as history:
         say(f"{config}: stack up in {stack.boot_seconds:.1f} s at {stack.endpoints.edge_url}")
         _drive_mixed(plan, config, stack, history, say)
@@ -96,11 +99,12 @@ def _drive_mixed(plan: RunPlan, config: str, stack: Any, history: History, say: 
         params, stack.time_scale, jobs=plan.jobs, concurrency=min(plan.jobs, 32), seed=plan.seed
     )
     limit = plan.duration_wall_s or scaled(wl.ramp_s + wl.max_job_s * 3 + 120.0, plan.time_scale) + 20.0
-    edge = stack.endpoints.edge_url
-    pool = ThreadPoolExecutor(plan.legacy_starts + 1, thread_name_prefix="coverage")
-    with Workload(edge, history, wl, run_id=f"{config}-{plan.seed}") as users, pool:
-        futures = [pool.submit(_legacy, edge, history, wl, i, plan.legacy_starts) for i in range(plan.legacy_starts)]
-        futures.append(pool.submit(_long_sse, edge, history, wl))
+    edge, profile = stack.endpoints.edge_url, stack.profile
+    legacy = plan.legacy_starts if profile.offers("legacy_start") else 0
+    pool = ThreadPoolExecutor(legacy + 1, thread_name_prefix="coverage")
+    with Workload(edge, history, wl, run_id=f"{config}-{plan.seed}", profile=profile) as users, pool:
+        futures = [pool.submit(_legacy, edge, history, wl, i, legacy, profile) for i in range(legacy)]
+        futures.append(pool.submit(_long_sse, edge, history, wl, profile))
         _run_faults(plan, stack, history, users, wl, say, config)
         summary = users.join(timeout=limit)
         for fut in futures:
@@ -120,22 +124,27 @@ def _run_faults(
     schedule.run()
 
 
-def _legacy(edge: str, history: History, wl: WorkloadConfig, index: int, count: int) -> None:
+def _legacy(edge: str, history: History, wl: WorkloadConfig, index: int, count: int, profile: ContractProfile) -> None:
     """One synchronous start whose job length is the index-th of `count` spread over the workload's range."""
     share = index / max(1, count - 1)
     length_s = wl.min_job_s + (wl.max_job_s - wl.min_job_s) * share
     timeouts = Timeouts(legacy_s=scaled(wl.max_job_s * 3, wl.time_scale) + 10.0)
     time.sleep(scaled(wl.ramp_s, wl.time_scale) * share)
-    with ServiceClient(edge, history, f"legacy-{index}", timeouts=timeouts) as client:
-        client.legacy_start(
-            [20001 + index], f"legacy-{index}-{time.time_ns():x}", {"durationMs": round(length_s * 1000)}
-        )
+    with ServiceClient(edge, history, f"legacy-{index}", timeouts=timeouts, profile=profile) as client:
+        client.legacy_start([20001 + index], f"legacy-{index}-{time.time_ns():x}", _length(profile, length_s))
 
 
-def _long_sse(edge: str, history: History, wl: WorkloadConfig) -> None:
-    """The longest job of the range, followed over SSE to its end, then downloaded: the stream's worst case."""
-    with ServiceClient(edge, history, "long-sse", timeouts=wl.timeouts()) as client:
-        reply = client.initiate([30001], f"long-sse-{time.time_ns():x}", {"durationMs": round(wl.max_job_s * 1000)})
+def _length(profile: ContractProfile, length_s: float) -> dict[str, int] | None:
+    """The simulate control that makes a job `length_s` long, where the service takes one."""
+    return {"durationMs": round(length_s * 1000)} if profile.features.simulate else None
+
+
+def _long_sse(edge: str, history: History, wl: WorkloadConfig, profile: ContractProfile) -> None:
+    """The longest job of the range, followed over SSE to its end, then downloaded: the stream's worst case. A
+    service without the simulate control gets twelve file ids (the longest job of a service taking 10 s a file)."""
+    files = [30001] if profile.features.simulate else list(range(30001, 30013))
+    with ServiceClient(edge, history, "long-sse", timeouts=wl.timeouts(), profile=profile) as client:
+        reply = client.initiate(files, f"long-sse-{time.time_ns():x}", _length(profile, wl.max_job_s))
         if reply.job is None or reply.job.job_id is None:
             return
         deadline = scaled(wl.follow_s, wl.time_scale)
@@ -154,6 +163,7 @@ def run_locust(plan: RunPlan, config: str, history_path: Path, say: Say) -> None
         "--stop-timeout", str(max(5, round(scaled(200.0, plan.time_scale)))),
         "--proxy-config", config, "--time-scale", str(plan.time_scale), "--aof", plan.aof, "--backend", plan.backend,
         "--history", str(history_path), "--csv", str(history_path.with_name("locust")), "--no-default-thresholds",
+        "--service", plan.service,
         *plan.locust_args,
     ]  # fmt: skip
     say(f"{config}: {shlex.join(argv[1:])}")

@@ -14,9 +14,8 @@ from typing import Any
 
 from harness.compare.drive import RunPlan, drive
 from harness.fronts.nginx import FLOWS
-from harness.judge.history import read_history
 from harness.report import schema
-from harness.report.analyse import Subject, analyse
+from harness.report.analyse import Subject, analyse_files
 from harness.report.sources import write_manifest
 
 
@@ -101,7 +100,7 @@ def compare(
         history.unlink(missing_ok=True)
         started = time.monotonic()
         drive(plan, name, history, say)
-        result = analyse(read_history(history), subject)
+        result = analyse_files([history], subject)
         say(f"{subject.name}: {verdict_line(result)} [{time.monotonic() - started:.1f} s]")
         record.configs.append(result)
         record.entries.append({"name": subject.name, "source": name, "histories": [str(history.relative_to(out))]})

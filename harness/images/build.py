@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from harness.core.cache import exclusive, user_cache_dir
@@ -27,6 +29,7 @@ from harness.images.recipes import (
     service_context,
     simple_context,
     toxiproxy_context,
+    tree_hash,
 )
 
 
@@ -81,7 +84,12 @@ def _build_offline(client: Any, names: ImageSet, progress: Progress) -> None:
 
 
 def ensure_image(
-    client: Any, tag: str, make_context: Callable[[], Context], buildargs: dict[str, str], progress: Progress
+    client: Any,
+    tag: str,
+    make_context: Callable[[], Context],
+    buildargs: dict[str, str],
+    progress: Progress,
+    dockerfile: str = "Dockerfile",
 ) -> bool:
     """Build `tag` from the context unless an image of that name already carries its hash; True if built."""
     started = time.monotonic()
@@ -92,7 +100,7 @@ def ensure_image(
         return False
     progress(f"[images] {context.role:10} {tag:34} building ({short})")
     previous = local_image(client, tag)
-    build_context(client, context.path, tag, {HASH_LABEL: context.content_hash}, buildargs, progress)
+    build_context(client, context.path, tag, {HASH_LABEL: context.content_hash}, buildargs, progress, dockerfile)
     _drop_if_dangling(client, previous)
     elapsed, size = time.monotonic() - started, image_size_mb(client, tag)
     progress(f"[images] {context.role:10} {tag:34} built in {elapsed:.1f} s, {size:.0f} MB")
@@ -107,3 +115,17 @@ def _drop_if_dangling(client: Any, image: Any | None) -> None:
     if not image.tags:
         with contextlib.suppress(docker_sdk().errors.APIError):
             client.images.remove(image.id, noprune=False)
+
+
+def ensure_user_image(
+    client: Any, name: str, context: Path, dockerfile: str, buildargs: dict[str, str], progress: Progress
+) -> str:
+    """A service's own image, built from its Dockerfile (never pulling: FROM an image the engine holds, such as the
+    harness's service image) unless the content hash of its context, Dockerfile and build args is unchanged."""
+    tag = "adc/user-" + re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-.")
+    salt = (dockerfile, *(f"{k}={v}" for k, v in sorted(buildargs.items())))
+    with exclusive(user_cache_dir() / "images.lock"):
+        ensure_image(
+            client, tag, lambda: Context(name, context, tree_hash(context, *salt)), buildargs, progress, dockerfile
+        )
+    return tag

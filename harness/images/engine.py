@@ -68,12 +68,13 @@ def build_context(
     labels: Mapping[str, str],
     buildargs: Mapping[str, str],
     progress: Progress,
+    dockerfile: str = "Dockerfile",
 ) -> None:
     """`docker build` with the classic builder, never pulling; one progress line per Dockerfile step."""
     started = time.monotonic()
     tail: list[str] = []
     stream = client.api.build(
-        path=str(context), tag=tag, labels=dict(labels), buildargs=dict(buildargs),
+        path=str(context), dockerfile=dockerfile, tag=tag, labels=dict(labels), buildargs=dict(buildargs),
         rm=True, forcerm=True, pull=False, decode=True,
     )  # fmt: skip
     for chunk in stream:

@@ -22,6 +22,7 @@ from harness.core.timescale import parse_time_scale, scaled, time_scale_from_env
 from harness.judge import CheckParams
 from harness.locust.thresholds import Threshold, parse_thresholds
 from harness.stack.flags import add_stack_flags
+from harness.stack.service import load_service
 
 REQUEST_BUDGET_S = 5.0  # per-request timeout of the async flow's plain requests (initiate, status, cancel)
 
@@ -61,7 +62,7 @@ class RunSettings:
             scale,
             thresholds,
             parse_weights(getattr(opts, "weights", None)),
-            load_contract(getattr(opts, "contract", None)),
+            load_contract(getattr(opts, "contract", None), getattr(opts, "service", None)),
             getattr(opts, "history", None),
         )
 
@@ -94,9 +95,12 @@ def parse_weights(raw: str | None) -> dict[str, int]:
     return weights
 
 
-def load_contract(spec: str | None) -> ContractProfile:
+def load_contract(spec: str | None, service: str | None = None) -> ContractProfile:
     """A shipped profile name or a profile file (see `harness.contract.profiles`), or `package.module:NAME`;
-    None -> v1."""
+    None -> the profile of the service spec (--service, else HARNESS_SERVICE), else v1."""
+    service = service or os.environ.get("HARNESS_SERVICE")
+    if not spec and service:
+        return load_service(service).contract()
     if not spec:
         return V1
     module_name, colon, attr = spec.partition(":")

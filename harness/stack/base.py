@@ -3,12 +3,14 @@ the endpoints (only while running), itself as the ProcessControl over its compon
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol, Self
 
+from harness.contract import ContractProfile
 from harness.core.closing import Closing
 from harness.core.errors import StackStartError
 from harness.faults.toxiproxy import ToxiproxyClient
@@ -84,6 +86,11 @@ class StackSurface(Closing):
         """The scale of the whole stack: the config's, or 1 when its service's durations do not follow the time
         scale (then its fronts' timers are the real ones, which the service's real durations meet)."""
         return self.config.time_scale if self.service.scales else 1.0
+
+    @functools.cached_property
+    def profile(self) -> ContractProfile:
+        """The contract profile its service speaks (its spec's): what clients of this stack must use."""
+        return self.service.contract()
 
     @property
     def toxiproxy(self) -> ToxiproxyClient:

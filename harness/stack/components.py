@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from harness.core.errors import StackStartError
 from harness.core.net import LOOPBACK, http_ok, redis_ping
 from harness.core.processes import ManagedProcess
-from harness.stack.service import ServiceSpec
+from harness.stack.service import Backend, ServiceSpec
 
 AofProfile = Literal["always", "everysec", "off"]
 AOF_PROFILES: tuple[AofProfile, ...] = ("always", "everysec", "off")
@@ -68,7 +68,7 @@ class ServiceRun:
     secret: str
     time_scale: float
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    inherit: bool = True  # start from this process's environment (local processes); a container gets only these
+    backend: Backend = "local"  # containers: the [containers] commands, and only these env vars (no inheritance)
 
     @property
     def service_scale(self) -> float:
@@ -77,9 +77,10 @@ class ServiceRun:
 
     def values(self, **process: object) -> dict[str, object]:
         redis = urlsplit(self.redis_url)
+        local = self.backend == "local"
         return {
-            "python": sys.executable,
-            "host": LOOPBACK,
+            "python": sys.executable if local else "python3",
+            "host": LOOPBACK if local else "0.0.0.0",
             "redis_url": self.redis_url,
             "redis_host": redis.hostname or "",
             "redis_port": redis.port or 6379,
@@ -90,15 +91,18 @@ class ServiceRun:
         }
 
     def env(self, role: str = "api", **process: object) -> dict[str, str]:
-        base = dict(os.environ) if self.inherit else {}
-        return {**base, **self.spec.environment(role, self.values(**process)), **self.extra_env}
+        base = dict(os.environ) if self.backend == "local" else {}
+        values = self.values(**process)
+        return {**base, **self.spec.environment(role, values, self.backend), **self.extra_env}
+
+    def argv(self, role: str, **process: object) -> list[str]:
+        return self.spec.argv(role, self.values(**process), self.backend)
 
     def api(self, port: int, log_dir: Path, name: str = "api") -> ManagedProcess:
-        values = self.values(port=port)
         health = f"http://{LOOPBACK}:{port}{self.spec.health_path}"
         return ManagedProcess(
             name,
-            self.spec.argv("api", values),
+            self.argv("api", port=port),
             log_dir / f"{name}.log",
             env=self.env("api", port=port),
             ready=http_ok(health, self.spec.health_code),
@@ -108,9 +112,12 @@ class ServiceRun:
     def worker(self, index: int, log_dir: Path, concurrency: int = 50) -> ManagedProcess:
         process = {"index": index, "concurrency": concurrency}
         name = f"worker-{index}"
-        argv = self.spec.argv("worker", self.values(**process))
         proc = ManagedProcess(
-            name, argv, log_dir / f"{name}.log", env=self.env("worker", **process), cwd=self.spec.cwd("worker")
+            name,
+            self.argv("worker", **process),
+            log_dir / f"{name}.log",
+            env=self.env("worker", **process),
+            cwd=self.spec.cwd("worker"),
         )
         marker = self.spec.role("worker").ready_log
         proc.ready = _fresh_marker(proc, marker.encode()) if marker else None

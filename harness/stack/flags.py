@@ -9,6 +9,8 @@ from harness.fronts.nginx import available_configs
 from harness.stack.config import BACKENDS, StackConfig
 from harness.stack.service import available_services
 
+SERVICE_HELP = f"the service in the SUT slot: a spec file, or {' / '.join(available_services())} (the default)"
+
 
 def add_stack_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -28,7 +30,7 @@ def add_stack_flags(parser: argparse.ArgumentParser) -> None:
         "--service",
         default=None,
         metavar="SPEC",
-        help=f"the service in the SUT slot: a spec file, or {' / '.join(available_services())} (the default)",
+        help=SERVICE_HELP,
     )
 
 

@@ -18,8 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from harness.contract import ContractProfile
+from harness.contract.profiles import load_profile
 from harness.core.errors import ConfigError
 
 # What the harness assigns, by placeholder name; a spec may use any of these and no other.
@@ -37,7 +39,11 @@ PLACEHOLDERS = {
     "concurrency": "jobs one worker runs at once",
     "spec_dir": "the directory of the spec file",
 }
+# Only in [containers].image and its build args: the harness's own Python image (the reference service's: Python
+# with FastAPI, uvicorn and redis-py on PATH), the base a user's Dockerfile can build FROM offline.
+IMAGE_PLACEHOLDERS = {"service_image": "the harness's service image (Python, FastAPI, uvicorn, redis-py)"}
 ROLES = ("api", "worker")
+Backend = Literal["local", "containers"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,23 @@ class Role:
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_log: str | None = None  # a line in its output that says it is ready (a worker has no port)
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """How the containers backend runs it: an image already in the engine, or one built (offline) from a
+    Dockerfile; the argv per role (it replaces the image's entrypoint); the API's port inside the container."""
+
+    roles: Mapping[str, Role]
+    image: str | None = None  # may be "{service_image}"
+    context: Path | None = None  # build from this directory...
+    dockerfile: str = "Dockerfile"  # ...with this Dockerfile (relative to the context)
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    port: int = 8000
+
+    def image_name(self, service_image: str) -> str | None:
+        """The image to run when it is not built: `image` with {service_image} filled."""
+        return None if self.image is None else self.image.format(service_image=service_image)
 
 
 @dataclass(frozen=True)
@@ -63,22 +86,39 @@ class ServiceSpec:
     stop_signal: int = signal.SIGTERM
     stop_grace_s: float = 5.0
     jobs: Mapping[str, str] = field(default_factory=dict)
+    containers: ContainerSpec | None = None
+    heartbeat_env: str | None = None  # the env var that sets its SSE heartbeat interval (modelled s), if any
+
+    def contract(self) -> ContractProfile:
+        """The contract profile it speaks (a shipped name, or a file: relative paths are the spec's)."""
+        return load_profile(self.profile)
 
     @property
     def scales(self) -> bool:
         return self.time_scale_env is not None
 
-    def role(self, name: str) -> Role:
-        return self.roles[name]
+    def role(self, name: str, backend: Backend = "local") -> Role:
+        if backend == "local":
+            return self.roles[name]
+        return self.container_spec().roles[name]
+
+    def container_spec(self) -> ContainerSpec:
+        if self.containers is None:
+            raise ConfigError(
+                f"service {self.name!r} ({self.path}) has no [containers] table, so the containers backend cannot "
+                f"run it; add one (an image or a Dockerfile, and a command per role: see {_template()}) or run it "
+                "as local processes (--backend local)"
+            )
+        return self.containers
 
     def fill(self, text: str, values: Mapping[str, object]) -> str:
         return text.format_map({"spec_dir": str(self.path.parent), **values})
 
-    def argv(self, role: str, values: Mapping[str, object]) -> list[str]:
-        return [self.fill(part, values) for part in self.roles[role].command]
+    def argv(self, role: str, values: Mapping[str, object], backend: Backend = "local") -> list[str]:
+        return [self.fill(part, values) for part in self.role(role, backend).command]
 
-    def environment(self, role: str, values: Mapping[str, object]) -> dict[str, str]:
-        merged = {**self.env, **self.roles[role].env}
+    def environment(self, role: str, values: Mapping[str, object], backend: Backend = "local") -> dict[str, str]:
+        merged = {**self.env, **self.role(role, backend).env}
         out = {key: self.fill(value, values) for key, value in merged.items()}
         if self.time_scale_env:
             out[self.time_scale_env] = str(values["time_scale"])
@@ -126,7 +166,7 @@ def parse_service(data: Mapping[str, Any], path: Path) -> ServiceSpec:
     spec = ServiceSpec(
         name=_text(service.get("name", path.stem), f"{where} [service].name"),
         path=path,
-        profile=_text(service.get("profile", "reference"), f"{where} [service].profile"),
+        profile=_profile(service.get("profile", "reference"), path, f"{where} [service].profile"),
         time_scale_env=scale_env or None,
         roles=roles,
         env=_env(data.get("env", {}), f"{where} [env]"),
@@ -135,6 +175,8 @@ def parse_service(data: Mapping[str, Any], path: Path) -> ServiceSpec:
         stop_signal=_signal(stop.get("signal", "SIGTERM"), f"{where} [stop].signal"),
         stop_grace_s=float(_int(stop.get("grace_s", 5), f"{where} [stop].grace_s", 0, 600)),
         jobs=_env(data.get("jobs", {}), f"{where} [jobs]"),
+        containers=None if "containers" not in data else _containers(_table(data, "containers", where), path),
+        heartbeat_env=_text(service.get("heartbeat_env", ""), f"{where} [service].heartbeat_env") or None,
     )
     if not spec.health_path.startswith("/"):
         raise ConfigError(f"{where} [health].path={spec.health_path!r}: give a path like /health")
@@ -167,25 +209,59 @@ def _role(table: Mapping[str, Any], where: str) -> Role:
     )
 
 
-def _env(value: object, where: str) -> dict[str, str]:
+def _profile(value: object, path: Path, where: str) -> str:
+    """A shipped profile's name as it is; a profile file resolved against the spec's directory, and checked."""
+    text = _text(value, where)
+    if "/" not in text and not text.endswith(".toml"):
+        return text
+    resolved = (path.parent / Path(text).expanduser()).resolve()
+    if not resolved.is_file():
+        raise ConfigError(f"{where}={text!r}: {resolved} does not exist; give a shipped profile's name or a file")
+    return str(resolved)
+
+
+def _containers(table: Mapping[str, Any], path: Path) -> ContainerSpec:
+    where = f"{path} [containers]"
+    image, build = table.get("image"), table.get("build")
+    if (image is None) == (build is None):
+        raise ConfigError(
+            f'{where}: give either image = "name:tag" (already in the engine, or "{{service_image}}") or '
+            'build = {{ context = ".", dockerfile = "Dockerfile" }} (built offline when a stack boots)'
+        )
+    context, dockerfile, args = None, "Dockerfile", {}
+    if image is not None:
+        _check_placeholders(_text(image, f"{where}.image"), f"{where}.image", IMAGE_PLACEHOLDERS)
+    else:
+        build = _table(table, "build", where)
+        context = (path.parent / _text(build.get("context", "."), f"{where}.build.context")).resolve()
+        dockerfile = _text(build.get("dockerfile", "Dockerfile"), f"{where}.build.dockerfile")
+        if not (context / dockerfile).is_file():
+            raise ConfigError(f"{where}.build: {context / dockerfile} does not exist; point context/dockerfile at it")
+        args = _env(build.get("args", {}), f"{where}.build.args", IMAGE_PLACEHOLDERS)
+    roles = {name: _role(_table(table, name, where), f"{where}.{name}") for name in ROLES}
+    port = _int(table.get("port", 8000), f"{where}.port", 1, 65535)
+    return ContainerSpec(roles, None if image is None else str(image), context, dockerfile, args, port)
+
+
+def _env(value: object, where: str, placeholders: Mapping[str, str] = PLACEHOLDERS) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError(f'{where} must be a table of NAME = "value"')
     out = {}
     for key, item in value.items():
         text = str(item) if isinstance(item, int | float) and not isinstance(item, bool) else item
         out[str(key)] = _text(text, f"{where}.{key}")
-        _check_placeholders(out[str(key)], f"{where}.{key}")
+        _check_placeholders(out[str(key)], f"{where}.{key}", placeholders)
     return out
 
 
-def _check_placeholders(text: str, where: str) -> None:
+def _check_placeholders(text: str, where: str, placeholders: Mapping[str, str] = PLACEHOLDERS) -> None:
     try:
         names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
     except ValueError as exc:
         raise ConfigError(f"{where}={text!r}: {exc}; write a literal brace as {{{{ or }}}}") from None
     for name in names:
-        if name not in PLACEHOLDERS:
-            known = ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+        if name not in placeholders:
+            known = ", ".join(f"{{{p}}}" for p in placeholders)
             raise ConfigError(f"{where}={text!r}: unknown placeholder {{{name}}}; the harness fills {known}")
 
 

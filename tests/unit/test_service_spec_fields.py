@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.core.errors import ConfigError
+from harness.stack import Stack, StackConfig
 from harness.stack.components import ServiceRun
 from harness.stack.service import available_services, load_service, parse_service
 
@@ -23,7 +24,7 @@ def reference_data() -> dict:  # type: ignore[type-arg]
 def test_the_shipped_reference_spec_fills_every_placeholder() -> None:
     assert available_services() == ["reference"]
     spec = load_service()
-    run = ServiceRun(spec, "redis://127.0.0.1:7001/0", "/tmp/a", "s3cret", 0.05, {"EXTRA": "1"}, inherit=False)
+    run = ServiceRun(spec, "redis://127.0.0.1:7001/0", "/tmp/a", "s3cret", 0.05, {"EXTRA": "1"})
     argv = spec.argv("api", run.values(port=8123))
     assert argv[1:] == ["-m", "reference_service.cli", "api", "--host", "127.0.0.1", "--port", "8123"]
     env = run.env("worker", index=0, concurrency=3)
@@ -37,7 +38,7 @@ def test_a_service_that_does_not_scale_runs_at_scale_one() -> None:
     data = reference_data()
     data["service"]["time_scale_env"] = ""
     spec = parse_service(data, REFERENCE)
-    run = ServiceRun(spec, "redis://127.0.0.1:7001/0", "/tmp/a", "s", 0.05, inherit=False)
+    run = ServiceRun(spec, "redis://127.0.0.1:7001/0", "/tmp/a", "s", 0.05, backend="containers")
     assert not spec.scales and run.service_scale == 1.0 and "HARNESS_TIME_SCALE" not in run.env()
 
 
@@ -54,6 +55,21 @@ def test_a_service_that_does_not_scale_runs_at_scale_one() -> None:
         (lambda d: d["stop"].update(signal="SIGNOPE"), r"\[stop\].signal='SIGNOPE' is not a signal name"),
         (lambda d: d["health"].update(path="health"), r"\[health\].path='health': give a path like /health"),
         (lambda d: d["health"].update(code=99), r"\[health\].code=99 is out of range"),
+        (
+            lambda d: d["containers"].update(build={"context": "."}),
+            r"\[containers\]: give either image = .* or build = ",
+        ),
+        (
+            lambda d: (d["containers"].pop("image"), d["containers"].update(build={"dockerfile": "Nope.docker"})),
+            r"\[containers\].build: .*/Nope.docker does not exist; point context/dockerfile at it",
+        ),
+        (
+            lambda d: d["containers"].update(image="{service_image}:{port}"),
+            r"\[containers\].image='\{service_image\}:\{port\}': unknown placeholder \{port\}",
+        ),
+        (lambda d: d["containers"].pop("worker"), r"\[containers\]: \[worker\] is missing"),
+        (lambda d: d["containers"].update(port=0), r"\[containers\].port=0 is out of range"),
+        (lambda d: d["service"].update(profile="./nope.toml"), r"\[service\].profile='./nope.toml': .* does not exist"),
     ],
 )
 def test_a_mistake_names_the_field_and_the_fix(edit, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -72,3 +88,22 @@ def test_a_missing_or_broken_file_is_named(tmp_path: Path) -> None:
         load_service(broken)
     with pytest.raises(ConfigError, match=r"service 'other' is not shipped \(reference\); give a path"):
         load_service("other")
+
+
+def test_the_containers_table_runs_the_same_roles_in_a_container() -> None:
+    spec = load_service()
+    run = ServiceRun(spec, "redis://toxiproxy:8668/0", "/artifacts", "s", 0.05, {"EXTRA": "1"}, backend="containers")
+    assert spec.container_spec().image_name("adc/service") == "adc/service"
+    assert run.argv("api", port=8000) == ["reference-service", "api", "--host", "0.0.0.0", "--port", "8000"]
+    env = run.env("worker", index=1, concurrency=4)
+    assert env["REDIS_URL"] == "redis://toxiproxy:8668/0" and env["EXTRA"] == "1"
+    assert "PATH" not in env, "a container gets only the spec's env, not this process's"
+
+
+def test_a_spec_without_containers_is_refused_by_that_backend_before_any_start(tmp_path: Path) -> None:
+    text = REFERENCE.read_text(encoding="utf-8")
+    spec = tmp_path / "local-only.toml"
+    spec.write_text(text[: text.index("\n[containers]")] + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"has no \[containers\] table, so the containers backend cannot run it"):
+        Stack(StackConfig(service=str(spec), backend="containers"))
+    assert load_service(spec).containers is None

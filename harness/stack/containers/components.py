@@ -3,14 +3,14 @@ as the local backend (harness.stack.components), run from the stack's images ins
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
+
+from testcontainers.core.container import DockerContainer
 
 from harness.fronts.nginx import ProxyConfig, render
 from harness.images import ImageSet
-from harness.stack.components import AofProfile
+from harness.stack.components import AofProfile, ServiceRun
 from harness.stack.containers.parts import (
-    API_PORT,
     ARTIFACTS,
     NGINX_CONF,
     NGINX_PORT,
@@ -42,20 +42,30 @@ def toxiproxy_container(
     return ManagedContainer("toxiproxy", spec, log_dir / "toxiproxy.log", ready, list(ports))
 
 
-def api_container(place: StackPlace, images: ImageSet, log_dir: Path, env: Mapping[str, str]) -> ManagedContainer:
-    spec = place.spec(images.service, "api", {API_PORT: 0})
-    spec.with_command(["api", "--host", "0.0.0.0", "--port", str(API_PORT)]).with_envs(**env)
-    spec.with_volume_mapping(place.volume, ARTIFACTS, "rw")
-    return ManagedContainer("api", spec, log_dir / "api.log", HttpOk(API_PORT, "/health"), [API_PORT])
+def _service_part(
+    place: StackPlace, image: str, name: str, run: ServiceRun, ports: dict[int, int], **process: object
+) -> DockerContainer:
+    """A role of the service under test: its spec's argv in place of the image's entrypoint, only its env."""
+    role = name.partition("-")[0]
+    argv = run.argv(role, **process)
+    spec = place.spec(image, name, ports, entrypoint=argv[:1]).with_command(argv[1:])
+    return spec.with_envs(**run.env(role, **process)).with_volume_mapping(place.volume, ARTIFACTS, "rw")
+
+
+def api_container(place: StackPlace, image: str, log_dir: Path, run: ServiceRun) -> ManagedContainer:
+    port = run.spec.container_spec().port
+    spec = _service_part(place, image, "api", run, {port: 0}, port=port)
+    ready = HttpOk(port, run.spec.health_path, run.spec.health_code)
+    return ManagedContainer("api", spec, log_dir / "api.log", ready, [port])
 
 
 def worker_container(
-    place: StackPlace, images: ImageSet, log_dir: Path, env: Mapping[str, str], index: int, concurrency: int
+    place: StackPlace, image: str, log_dir: Path, run: ServiceRun, index: int, concurrency: int
 ) -> ManagedContainer:
     name = f"worker-{index}"
-    spec = place.spec(images.service, name).with_command(["worker", "--concurrency", str(concurrency)])
-    spec.with_envs(**env).with_volume_mapping(place.volume, ARTIFACTS, "rw")
-    return ManagedContainer(name, spec, log_dir / f"{name}.log", FreshLogLine("worker ready"), [])
+    spec = _service_part(place, image, name, run, {}, index=index, concurrency=concurrency)
+    marker = run.spec.role("worker", "containers").ready_log or run.spec.role("worker").ready_log
+    return ManagedContainer(name, spec, log_dir / f"{name}.log", FreshLogLine(marker) if marker else None, [])
 
 
 def nginx_container(place: StackPlace, images: ImageSet, log_dir: Path, name: str, conf: str) -> ManagedContainer:

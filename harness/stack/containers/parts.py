@@ -26,7 +26,7 @@ from harness.stack.containers.engine import COMPONENT_LABEL
 from harness.stack.containers.wait import ContainerExited, StackWait, WaitAbandoned, published_port
 
 ARTIFACTS = "/artifacts"
-API_PORT, REDIS_PORT, NGINX_PORT, TOXIPROXY_PORT = 8000, 6379, 8080, 8474
+REDIS_PORT, NGINX_PORT, TOXIPROXY_PORT = 6379, 8080, 8474
 PROXY_PORTS = {"edge": 8666, "api": 8667, "redis": 8668}
 # The image's log directory: error.log and access.log there are the container's stderr and stdout.
 NGINX_PREFIX = "/var/log/nginx"
@@ -45,12 +45,15 @@ class StackPlace:
     volume: str
     labels: Mapping[str, str]
 
-    def spec(self, image: str, component: str, ports: Mapping[int, int] | None = None) -> DockerContainer:
+    def spec(
+        self, image: str, component: str, ports: Mapping[int, int] | None = None, **kwargs: Any
+    ) -> DockerContainer:
         """A container of this stack: named, labelled, on the network under its component alias, with an init
-        process (fast stops, reaped children) and `ports` ({container port: host port, 0 = any}) on 127.0.0.1."""
+        process (fast stops, reaped children) and `ports` ({container port: host port, 0 = any}) on 127.0.0.1;
+        `kwargs` go to the engine's create call (e.g. entrypoint)."""
         spec = DockerContainer(image, name=f"adc-{self.stack_id}-{component}", network=self.network)
         spec.with_network_aliases(component)
-        spec.with_kwargs(init=True, labels={**self.labels, COMPONENT_LABEL: component})
+        spec.with_kwargs(init=True, labels={**self.labels, COMPONENT_LABEL: component}, **kwargs)
         bindings = cast("dict[str, Any]", spec.ports)
         for port, host_port in (ports or {}).items():
             bindings[f"{port}/tcp"] = (LOOPBACK, host_port) if host_port else (LOOPBACK,)

@@ -11,6 +11,7 @@ them, and a stack whose owner was killed is reaped by the next boot or by `harne
 from __future__ import annotations
 
 import secrets
+import sys
 import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -24,6 +25,8 @@ from harness.core.net import LOOPBACK, wait_healthy
 from harness.faults.toxiproxy import Proxy, ToxiproxyClient
 from harness.fronts.nginx import ProxyConfig, load_proxy_config
 from harness.images import ImageSet
+from harness.images.build import ensure_user_image
+from harness.images.engine import local_image
 from harness.stack.base import StackSurface
 from harness.stack.components import ServiceRun
 from harness.stack.config import Endpoints, StackConfig
@@ -37,7 +40,6 @@ from harness.stack.containers.components import (
 )
 from harness.stack.containers.engine import engine_with_images, reap, stack_labels
 from harness.stack.containers.parts import (
-    API_PORT,
     ARTIFACTS,
     NGINX_PORT,
     PROXY_PORTS,
@@ -51,17 +53,17 @@ from harness.stack.containers.parts import (
 )
 
 
+def _stderr(line: str) -> None:
+    print(f"harness: {line.strip()}", file=sys.stderr)
+
+
 class ContainerStack(StackSurface):
     """A whole chain as containers; the same surface as LocalStack. A failed start removes what did start."""
 
     def __init__(self, config: StackConfig, images: ImageSet | None = None) -> None:
         self.config = config
         self.service = config.service_spec()
-        if self.service.name != "reference":
-            raise ConfigError(
-                f"service {self.service.name!r} ({self.service.path}): the containers backend runs the reference "
-                "service's images only; run your service as local processes (--backend local)"
-            )
+        self.service.container_spec()  # a spec without [containers] fails here, before anything starts
         self.front: ProxyConfig = load_proxy_config(config.proxy_config)
         self.origin: ProxyConfig | None = load_proxy_config(self.front.origin) if self.front.origin else None
         self.fault_listener: Callable[[Any], None] | None = None
@@ -69,6 +71,7 @@ class ContainerStack(StackSurface):
         self.images = images
         self._parts: dict[str, ManagedContainer] = {}
         self._exit = ExitStack()
+        self._client: Any = None
         self.workdir = Path(config.workdir or tempfile.mkdtemp(prefix="harness-containers-"))
         self.log_dir = self.workdir / "logs"
         self.secret = secrets.token_urlsafe(18)
@@ -106,18 +109,18 @@ class ContainerStack(StackSurface):
         self.toxiproxy.populate(
             [
                 Proxy("redis", f"redis:{REDIS_PORT}", f"0.0.0.0:{PROXY_PORTS['redis']}"),
-                Proxy("api", f"api:{API_PORT}", f"0.0.0.0:{PROXY_PORTS['api']}"),
+                Proxy("api", f"api:{self.service.container_spec().port}", f"0.0.0.0:{PROXY_PORTS['api']}"),
                 Proxy("edge", f"{front_host}:{NGINX_PORT}", f"0.0.0.0:{PROXY_PORTS['edge']}"),
             ]
         )
         redis_url = f"redis://toxiproxy:{PROXY_PORTS['redis']}/0"
         run = ServiceRun(
-            self.service, redis_url, ARTIFACTS, self.secret, self.time_scale, self.config.service_env, False
+            self.service, redis_url, ARTIFACTS, self.secret, self.time_scale, self.config.service_env, "containers"
         )
-        env = run.env("api")
-        parts = [api_container(place, images, self.log_dir, env)]
+        image = self._service_image(images)
+        parts = [api_container(place, image, self.log_dir, run)]
         parts += [
-            worker_container(place, images, self.log_dir, env, i, self.config.worker_concurrency)
+            worker_container(place, image, self.log_dir, run, i, self.config.worker_concurrency)
             for i in range(self.config.workers)
         ]
         origin_conf = self._nginx_conf("nginx", self.origin or self.front, f"toxiproxy:{PROXY_PORTS['api']}")
@@ -131,6 +134,7 @@ class ContainerStack(StackSurface):
     def _prepare(self) -> tuple[ImageSet, StackPlace]:
         """The engine and the images, then the stack's network and volume, each removed on close."""
         client, images = engine_with_images(self.images)
+        self._client = client
         self._exit.callback(client.close)
         labels = stack_labels(self.stack_id)
         self._exit.callback(reap, client, stack_id=self.stack_id)  # last: the network, the volume, any straggler
@@ -141,6 +145,23 @@ class ContainerStack(StackSurface):
         self._exit.callback(self._close_toxiproxy)
         self._exit.callback(self._remove_parts)
         return images, StackPlace(self.stack_id, network, str(volume.name), labels)
+
+    def _service_image(self, images: ImageSet) -> str:
+        """The image the service's roles run: its spec's, built offline from its Dockerfile when it has one."""
+        spec = self.service.container_spec()
+        client = self._client
+        if spec.context is not None:
+            args = {key: value.format(service_image=images.service) for key, value in spec.build_args.items()}
+            args.setdefault("HARNESS_SERVICE_IMAGE", images.service)
+            return ensure_user_image(client, self.service.name, spec.context, spec.dockerfile, args, _stderr)
+        name = spec.image_name(images.service) or images.service
+        if local_image(client, name) is None:
+            raise StackStartError(
+                f"{self.service.path} [containers].image={name!r} is not in the engine and a stack never pulls; "
+                f"build or load it first (docker build -t {name} ... / docker load), or give build = {{ context = "
+                '".", dockerfile = "Dockerfile" }} to have the harness build it'
+            )
+        return name
 
     def _start_all(self, parts: list[ManagedContainer]) -> None:
         for part in parts:
@@ -176,7 +197,7 @@ class ContainerStack(StackSurface):
             edge_url=url_of("toxiproxy", PROXY_PORTS["edge"]),
             front_url=url_of("edge-nginx" if self.origin else "nginx", NGINX_PORT),
             origin_url=url_of("nginx", NGINX_PORT),
-            api_url=url_of("api", API_PORT),
+            api_url=url_of("api", self.service.container_spec().port),
             toxiproxy_url=url,
             redis_url=url_of("redis", REDIS_PORT, "redis") + "/0",
             log_dir=str(self.log_dir),

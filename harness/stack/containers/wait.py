@@ -79,11 +79,11 @@ class StackWait(WaitStrategy, ABC):
 
 
 class HttpOk(StackWait):
-    """GET http://127.0.0.1:<published port><path> answers 200."""
+    """GET http://127.0.0.1:<published port><path> answers `code` (200 unless said)."""
 
-    def __init__(self, port: int, path: str) -> None:
+    def __init__(self, port: int, path: str, code: int = 200) -> None:
         super().__init__()
-        self.port, self.path = port, path
+        self.port, self.path, self.code = port, path, code
 
     def __repr__(self) -> str:
         return f"HttpOk({self.port}, {self.path!r})"
@@ -92,7 +92,7 @@ class HttpOk(StackWait):
         host_port = published_port(container, self.port)
         if host_port is None:
             return False
-        return http_ok(f"http://{LOOPBACK}:{host_port}{self.path}")()
+        return http_ok(f"http://{LOOPBACK}:{host_port}{self.path}", self.code)()
 
 
 class RedisPing(StackWait):
