@@ -1,8 +1,10 @@
 """pytest plugin (entry point `pytest11`): the harness's markers, and fixtures to break a stack, or your own
 service, and judge what clients saw.
 
-    stack          session: the whole chain as local processes, configured by the options below; with
-                   --harness-target URL, your running service instead (process faults are then unavailable)
+    stack          session: the whole chain, running the service of --harness-service (default: the reference),
+                   configured by the options below; with --harness-target URL, your running service instead
+                   (process faults then work on the components you hand over with --harness-*-control);
+                   `stack.profile` is the contract profile its clients must speak
     stack_factory  session: `stack_factory(proxy_config="buffered-sse", aof="off")` boots another stack;
                    every stack it made is torn down at session end (or earlier with `.close()`)
     toxiproxy      the stack's Toxiproxy client (skips when an external target has none)
@@ -11,7 +13,8 @@ service, and judge what clients saw.
                    whatever a test leaves applied is removed at its end
 
 Options (command line, else ini, else HARNESS_* environment): --harness-proxy-config, --harness-time-scale,
---harness-aof, --harness-workers, --harness-target, --harness-toxiproxy, --harness-history-dir. Nothing is
+--harness-aof, --harness-workers, --harness-service, --harness-target, --harness-profile, --harness-redis-control,
+--harness-worker-control, --harness-toxiproxy, --harness-history-dir. Nothing is
 imported or started until a test asks for one of these fixtures.
 """
 
@@ -49,7 +52,10 @@ OPTIONS = {
     "aof": "Redis persistence of the stack fixture: always, everysec or off",
     "workers": "number of worker processes of the stack fixture",
     "service": "service spec (TOML) of the implementation the stack fixture runs (default: the reference)",
-    "target": "URL of a running service to test instead of booting a stack (process faults unavailable)",
+    "target": "URL of a running service to test instead of booting a stack (process faults need controls below)",
+    "profile": "contract profile of --harness-target: a shipped name or a .toml (with a spec: the spec's)",
+    "redis_control": "--harness-target's Redis: docker:NAME or a TOML file of commands (kill_cmd, start_cmd, ...)",
+    "worker_control": "--harness-target's workers, comma-separated, each as --harness-redis-control",
     "toxiproxy": "Toxiproxy API URL in front of --harness-target, for network faults",
     "history_dir": "directory for recorded histories (default: each test's tmp_path)",
 }
@@ -102,10 +108,23 @@ def stack(pytestconfig: pytest.Config, harness_config: StackConfig) -> Iterator[
         with Stack(harness_config) as local:
             yield local
         return
+    from harness.contract import load_profile
+    from harness.targets.controls import parse_control
     from harness.targets.remote import RemoteTarget
 
-    toxiproxy_url = _option(pytestconfig, "toxiproxy")
-    remote = RemoteTarget(target, toxiproxy_url=toxiproxy_url, edge_proxy=False, time_scale=harness_config.time_scale)
+    named = _option(pytestconfig, "profile")
+    profile = load_profile(named) if named else harness_config.service_spec().contract()
+    redis = _option(pytestconfig, "redis_control")
+    workers = [part.strip() for part in (_option(pytestconfig, "worker_control") or "").split(",") if part.strip()]
+    remote = RemoteTarget(
+        target,
+        profile,
+        toxiproxy_url=_option(pytestconfig, "toxiproxy"),
+        edge_proxy=False,
+        time_scale=harness_config.time_scale,
+        redis_control=None if redis is None else parse_control(redis, "--harness-redis-control"),
+        worker_control=[parse_control(w, "--harness-worker-control") for w in workers] or None,
+    )
     with remote:
         yield remote
 

@@ -30,6 +30,14 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_stack_flags(parser)
     parser.add_argument("--target", metavar="URL", help="a running service the harness did not start")
     parser.add_argument("--profile", default=None, help="its contract profile: a name or a .toml (default: the spec's)")
+    parser.add_argument(
+        "--redis-control", default=None, metavar="CONTROL", help="with --target: its Redis as docker:NAME or a TOML "
+        "file of commands (kill_cmd, start_cmd, ready_cmd, ...), so Redis faults can run"
+    )  # fmt: skip
+    parser.add_argument(
+        "--worker-control", action="append", default=[], metavar="CONTROL",
+        help="with --target: one worker (repeat for worker-1, ...), as --redis-control",
+    )  # fmt: skip
     parser.add_argument("--faults", default=None, metavar="A,B", help="the cases to run (default: all); see below")
     parser.add_argument("--jobs", type=int, default=12, help="jobs per case (default 12)")
     parser.add_argument("--seed", type=int, default=1, help="the workload's seed (default 1)")
@@ -55,17 +63,23 @@ def _target(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     from harness.contract import load_profile
 
     if args.target:
+        from harness.targets.controls import parse_control
         from harness.targets.remote import RemoteTarget
 
         config = stack_config(args)
         profile = load_profile(args.profile)
-        with RemoteTarget(args.target, profile, time_scale=config.time_scale) as remote:
+        redis = None if args.redis_control is None else parse_control(args.redis_control, "--redis-control")
+        workers = [parse_control(text, "--worker-control") for text in args.worker_control]
+        remote = RemoteTarget(
+            args.target, profile, time_scale=config.time_scale, redis_control=redis, worker_control=workers or None
+        )
+        with remote:
             yield remote, profile
         return
     from harness.stack import Stack
 
     config = stack_config(args)
-    profile = load_profile(args.profile or config.service_spec().profile)
+    profile = load_profile(args.profile) if args.profile else config.service_spec().contract()
     with Stack(config) as stack:
         yield stack, profile
 
@@ -85,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     failed = []
     with _target(args) as (target, profile):
         front = None if args.target else stack_config(args).proxy_config
-        params = check_params(front, target.time_scale)
+        params = check_params(front, target.time_scale, profile)
         for case in cases:
             heal(target)
             config = WorkloadConfig.for_params(params, target.time_scale, jobs=args.jobs, seed=args.seed)
@@ -103,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                 failed.append(case.name)
                 print(render_text(result), file=sys.stderr)
         heal(target)
-    results = sources.build_from(out, run_id=out.name, time_scale=target.time_scale, config=front)
+    results = sources.build_from(out, run_id=out.name, time_scale=target.time_scale, config=front, profile=profile)
     output.write(results, out)
     verdict = "every case held" if not failed else f"failed: {', '.join(failed)}"
     print(f"report: {out / 'report.html'}\nverdict: {verdict}")

@@ -19,6 +19,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: a new reports/<run-id>/)")
     parser.add_argument("--time-scale", default=None, help="the run's time scale (default: HARNESS_TIME_SCALE)")
     parser.add_argument("--config", default=None, help="the front a Locust or chaos run ran behind (its timers apply)")
+    parser.add_argument(
+        "--service", default=None, metavar="SPEC", help="the service a Locust or chaos run tested (default: the "
+        "reference): its profile's routes pick the front's timers"
+    )  # fmt: skip
     parser.set_defaults(handler=run)
 
 
@@ -43,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     scale = time_scale_from_env() if args.time_scale is None else parse_time_scale(args.time_scale)
     run_id = args.out.name if args.out else output.new_run_id("report")
-    results = sources.build_from(args.path, run_id=run_id, time_scale=scale, config=args.config)
+    from harness.contract import V1
+    from harness.stack.service import load_service
+
+    profile = load_service(args.service).contract() if args.service else V1
+    results = sources.build_from(args.path, run_id=run_id, time_scale=scale, config=args.config, profile=profile)
     publish(results, output.run_dir("report", args.out))
     return 0

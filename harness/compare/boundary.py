@@ -23,6 +23,7 @@ from harness.compare.probes import LegacyProbe, Probe, ProbeSettings, sse_probe
 from harness.fronts.nginx import load_proxy_config
 from harness.fronts.timers import TimeoutChain, chain_timers
 from harness.stack.config import Backend
+from harness.stack.service import load_service
 
 LIMITS: Mapping[str, tuple[float, float]] = {"legacy": (2.0, 600.0), "sse": (1.0, 600.0)}  # modelled s, per flow
 
@@ -125,7 +126,7 @@ def _told(probe: Probe, say: Callable[[str], None] | None, label: str) -> Probe:
 def search_one(config: str, flow: str, spec: SearchSpec, say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """The boundary of one flow behind one config, with its prediction, agreement and why they differ."""
     proxy = load_proxy_config(config)
-    chain = chain_timers(proxy, spec.time_scale)
+    chain = chain_timers(proxy, spec.time_scale, load_service(spec.service).contract())
     limits = LIMITS[flow]
     settings = ProbeSettings(config, spec.time_scale, spec.backend, spec.service)
     started = time.monotonic()

@@ -94,7 +94,7 @@ def drive(plan: RunPlan, config: str, history_path: Path, say: Say) -> None:
 
 def _drive_mixed(plan: RunPlan, config: str, stack: Any, history: History, say: Say) -> None:
     """The workload's users and the coverage set at once, the faults in the middle; every wait bounded."""
-    params = check_params(config, stack.time_scale)
+    params = check_params(config, stack.time_scale, stack.profile)
     wl = WorkloadConfig.for_params(
         params, stack.time_scale, jobs=plan.jobs, concurrency=min(plan.jobs, 32), seed=plan.seed
     )

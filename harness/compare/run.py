@@ -17,6 +17,7 @@ from harness.fronts.nginx import FLOWS
 from harness.report import schema
 from harness.report.analyse import Subject, analyse_files
 from harness.report.sources import write_manifest
+from harness.stack.service import load_service
 
 
 class Progress:
@@ -92,7 +93,8 @@ def compare(
     title: str = "Proxy configs compared",
 ) -> RunRecord:
     """Drive every config in turn; the record's `finish()` writes the manifest and gives the results."""
-    subjects = [Subject.named(name, plan.time_scale) for name in configs]  # unknown names fail before any boot
+    profile = load_service(plan.service).contract()  # a bad spec, profile or config name fails before any boot
+    subjects = [Subject.named(name, plan.time_scale, profile) for name in configs]
     record = RunRecord(out, kind, title, plan.time_scale, plan.describe())
     for name, subject in zip(configs, subjects, strict=True):
         history = out / subject.name / "history.jsonl"

@@ -59,6 +59,7 @@ EVENTS = ("snapshot", "progress", "completed", "failed", "cancelled")
 Idempotency = Literal["field", "header", "none"]
 DownloadMode = Literal["redirect", "direct"]
 LIMITS = {"initiate_p99_ms": 500.0, "status_p99_ms": 500.0, "first_event_ms": 1000.0}
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ContractProfile:
     statuses: Mapping[str, str] = field(default_factory=dict)
     events: Mapping[str, str] = field(default_factory=dict)
     checksum_prefix: str = "sha256:"
+    job_id_pattern: str = UUID_PATTERN  # a regex of the job ids it issues: how a front's locations tell them apart
     features: Features = field(default_factory=Features)
     limits: Mapping[str, float] = field(default_factory=dict)
     description: str = ""

@@ -24,6 +24,7 @@ from types import MappingProxyType
 
 import jinja2
 
+from harness.contract import V1, ContractProfile
 from harness.core.errors import ConfigError
 from harness.core.net import LOOPBACK
 from harness.core.timescale import parse_time_scale, scaled
@@ -147,6 +148,26 @@ def _resolve_origin(value: str, template: Path) -> str:
     return str(path if path.is_absolute() else (template.parent / path).resolve())
 
 
+def route_locations(profile: ContractProfile = V1) -> dict[str, str]:
+    """The location arguments that select the stream and the download routes of `profile`: a prefix location
+    when the path ends in its job id and no other path shares that prefix, else a regex with the profile's job
+    id pattern (so "/v1/download/{job_id}" does not catch /v1/download/initiate)."""
+    others = [path.partition("{job_id}")[0] for op, path in profile.paths.items() if op not in ("stream", "download")]
+    out = {}
+    for op in ("stream", "download"):
+        head, _, tail = profile.paths[op].partition("{job_id}")
+        if not tail and head.endswith("/") and not any(o.startswith(head) for o in others):
+            out[f"{op}_location"] = head
+        else:
+            out[f"{op}_location"] = f'~ "^{_regex(head)}{profile.job_id_pattern}{_regex(tail)}$"'
+    return out
+
+
+def _regex(literal: str) -> str:
+    """A path literal as an nginx (PCRE) regex: metacharacters escaped, `/` left as it is."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", literal)
+
+
 def _environment(time_scale: float) -> jinja2.Environment:
     """A Jinja2 environment whose `t` filter renders real seconds x time scale as nginx milliseconds."""
 
@@ -195,10 +216,13 @@ def render(
     prefix_dir: str | os.PathLike[str],
     listen_host: str = LOOPBACK,
     worker_user: str | None = None,
+    profile: ContractProfile = V1,
 ) -> str:
     """A complete nginx.conf for `nginx -p PREFIX -c CONF -g 'daemon off;'`: one worker, every path under
     prefix_dir. `upstream` is host:port of the API hop (the origin nginx for an edge); `worker_user`
-    overrides the user the workers run as when nginx starts as root (default: the artifact dir's owner)."""
+    overrides the user the workers run as when nginx starts as root (default: the artifact dir's owner).
+    `profile` says where the service's routes are: templates write `location {{ stream_location }}` and
+    `location {{ download_location }}` for the stream and the download, whatever the implementation's paths."""
     if isinstance(listen_port, bool) or not isinstance(listen_port, int) or not 0 < listen_port < 65536:
         raise ConfigError(f"listen_port {listen_port!r} is not a TCP port (1-65535)")
     match = _UPSTREAM.match(upstream)
@@ -217,6 +241,7 @@ def render(
         "signing_secret": _literal(signing_secret, "signing_secret"),
         "time_scale": scale,
         "prefix_dir": prefix,
+        **route_locations(profile),
     }
     user = worker_user if worker_user is not None else _worker_user(artifacts, prefix)
     try:

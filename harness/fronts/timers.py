@@ -15,20 +15,40 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from harness.contract import V1, ContractProfile
 from harness.core.errors import ConfigError
 from harness.core.timescale import parse_time_scale
 from harness.fronts.nginx import FLOWS, ProxyConfig, load_proxy_config, render
 from harness.judge import CheckParams
 
 _JOB = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
-FLOW_ROUTES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+FLOW_OPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "poll": ("/v1/download/initiate", f"/v1/download/status/{_JOB}", f"/v1/download/cancel/{_JOB}"),
-        "sse": (f"/v1/download/stream/{_JOB}",),
-        "download": (f"/v1/download/{_JOB}", f"/artifacts/{_JOB}.bin"),
-        "legacy": ("/v1/download/start",),
+        "poll": ("initiate", "status", "cancel"),
+        "sse": ("stream",),
+        "download": ("download",),
+        "legacy": ("legacy_start",),
     }
 )
+
+
+def flow_routes(profile: ContractProfile = V1) -> dict[str, tuple[str, ...]]:
+    """Per flow, the request paths of `profile` that carry it (with a job id of its pattern's shape), and the
+    signed artifact URL for downloads."""
+    job = _example_id(profile.job_id_pattern)
+    routes = {flow: tuple(profile.path(op, job) for op in ops) for flow, ops in FLOW_OPS.items()}
+    routes["download"] += (f"/artifacts/{job}.bin",)
+    return routes
+
+
+def _example_id(pattern: str) -> str:
+    """A job id the pattern accepts: the reference's shape when it fits, else a hex or word id that does."""
+    for candidate in (_JOB, _JOB.replace("-", ""), "job1"):
+        if re.fullmatch(pattern, candidate):
+            return candidate
+    raise ConfigError(f"job_id_pattern {pattern!r} accepts none of {_JOB!r}, a 32-hex id or 'job1'; widen it")
+
+
 NGINX_DEFAULT_SECONDS = dict.fromkeys(
     ("proxy_read_timeout", "proxy_send_timeout", "proxy_connect_timeout", "send_timeout"), 60.0
 )
@@ -213,10 +233,10 @@ def _flow_timers(flow: str, hops: tuple[HopTimers, ...]) -> FlowTimers:
     return FlowTimers(flow, *timers, buffered=any(h.buffered for h in hops), limited_by=where, hops=hops)
 
 
-def _server(config: ProxyConfig, scale: float) -> tuple[str, Directive, Directive]:
+def _server(config: ProxyConfig, scale: float, profile: ContractProfile) -> tuple[str, Directive, Directive]:
     placeholders = {"artifact_dir": "/nonexistent/artifacts", "prefix_dir": "/nonexistent/prefix"}
     rendered = render(config, listen_port=1, upstream="127.0.0.1:1", signing_secret="model", time_scale=scale,
-                      worker_user="", **placeholders)  # fmt: skip
+                      worker_user="", profile=profile, **placeholders)  # fmt: skip
     http = next(parse_nginx(rendered).blocks("http"), None)
     server = next(http.blocks("server"), None) if http else None
     if http is None or server is None:
@@ -224,23 +244,26 @@ def _server(config: ProxyConfig, scale: float) -> tuple[str, Directive, Directiv
     return config.name, http, server
 
 
-def chain_timers(config: ProxyConfig, time_scale: float) -> TimeoutChain:
-    """The timeout chain through `config` (edge first, then its origin) at `time_scale`."""
+def chain_timers(config: ProxyConfig, time_scale: float, profile: ContractProfile = V1) -> TimeoutChain:
+    """The timeout chain through `config` (edge first, then its origin) at `time_scale`, for the routes of the
+    service `profile` describes."""
     scale = parse_time_scale(time_scale)
     chain = [config] + ([load_proxy_config(config.origin)] if config.origin else [])
-    parsed = [_server(c, scale) for c in chain]
+    parsed = [_server(c, scale, profile) for c in chain]
     flows = {
         flow: _flow_timers(flow, tuple(_hop_timers(*hop, route, scale) for hop in parsed for route in routes))
-        for flow, routes in FLOW_ROUTES.items()
+        for flow, routes in flow_routes(profile).items()
     }
     return TimeoutChain(config.name, scale, tuple(c.name for c in chain), MappingProxyType(flows))
 
 
-def check_params(proxy_config: str | ProxyConfig | None, time_scale: float) -> CheckParams:
+def check_params(
+    proxy_config: str | ProxyConfig | None, time_scale: float, profile: ContractProfile = V1
+) -> CheckParams:
     """The checker's parameters at `time_scale` behind a front: the SSE idle timer is the front's own (None: the
-    modelled default, a 60 s proxy)."""
+    modelled default, a 60 s proxy), on the stream route of the service `profile` describes."""
     if proxy_config is None:
         return CheckParams.for_scale(time_scale)
     config = proxy_config if isinstance(proxy_config, ProxyConfig) else load_proxy_config(proxy_config)
-    chain = chain_timers(config, time_scale)
+    chain = chain_timers(config, time_scale, profile)
     return CheckParams.for_scale(time_scale, idle_timer_s=chain.on_clock(chain.flow("sse").idle_timeout_s))

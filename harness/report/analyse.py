@@ -21,6 +21,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.contract import V1, ContractProfile
 from harness.fronts.nginx import FLOWS, load_proxy_config
 from harness.fronts.timers import TimeoutChain, chain_timers
 from harness.judge import CheckParams
@@ -60,9 +61,10 @@ class Subject:
     expectations: Mapping[str, str] | None = field(default=None, hash=False)
 
     @classmethod
-    def named(cls, config: str, time_scale: float) -> Subject:
+    def named(cls, config: str, time_scale: float, profile: ContractProfile = V1) -> Subject:
+        """The front `config` as the service `profile` describes meets it (its routes pick the locations)."""
         proxy = load_proxy_config(config)
-        chain = chain_timers(proxy, time_scale)
+        chain = chain_timers(proxy, time_scale, profile)
         return cls(proxy.name, time_scale, proxy.description, chain, dict(proxy.expectations))
 
     def check_params(self) -> CheckParams:

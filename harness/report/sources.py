@@ -15,10 +15,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.contract import V1, ContractProfile
 from harness.core.errors import HarnessError
-from harness.judge.history import read_history
 from harness.report import schema
-from harness.report.analyse import Subject, analyse
+from harness.report.analyse import Subject, analyse_files
+from harness.stack.service import load_service
 
 MANIFEST = "run.json"
 RESULTS = "results.json"
@@ -34,11 +35,13 @@ def write_manifest(directory: Path, manifest: Mapping[str, Any]) -> Path:
 def from_manifest(directory: Path, run_id: str | None = None) -> dict[str, Any]:
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
     scale = float(manifest["time_scale"])
+    service = (manifest.get("workload") or {}).get("service")
+    profile = load_service(service).contract() if service else V1
     configs, sources = [], []
     for entry in manifest["configs"]:
         paths = [directory / p for p in entry["histories"]]
         sources += [str(p) for p in paths]
-        configs.append(analyse(read_history(paths), Subject.named(entry["source"], scale)))
+        configs.append(analyse_files(paths, Subject.named(entry["source"], scale, profile)))
     return schema.build(
         run_id=run_id or manifest["run_id"],
         kind=manifest["kind"],
@@ -80,12 +83,19 @@ def locust_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
 
 
 def from_histories(
-    histories: Sequence[Path], *, kind: str, run_id: str, time_scale: float, config: str | None, csvs: Sequence[Path]
+    histories: Sequence[Path],
+    *,
+    kind: str,
+    run_id: str,
+    time_scale: float,
+    config: str | None,
+    csvs: Sequence[Path],
+    profile: ContractProfile = V1,
 ) -> dict[str, Any]:
     """A one-config report from recorded histories (a Locust run, a chaos run); `config` names the front they
-    ran behind, when known, so its timers and header expectations apply."""
-    subject = Subject.named(config, time_scale) if config else Subject(f"{kind} run", time_scale)
-    result = analyse(read_history(histories), subject)
+    ran behind, when known, so its timers (on the routes of `profile`) and header expectations apply."""
+    subject = Subject.named(config, time_scale, profile) if config else Subject(f"{kind} run", time_scale)
+    result = analyse_files(histories, subject)
     title = "Locust run" if kind == "locust" else "Chaos run"
     return schema.build(
         run_id=run_id,
@@ -98,12 +108,16 @@ def from_histories(
     )
 
 
-def build_from(path: Path, *, run_id: str, time_scale: float, config: str | None = None) -> dict[str, Any]:
+def build_from(
+    path: Path, *, run_id: str, time_scale: float, config: str | None = None, profile: ContractProfile = V1
+) -> dict[str, Any]:
     """Results for whatever `path` is (see the module's docstring); raises HarnessError naming what it lacks."""
     if path.is_file() and path.name == RESULTS:
         return schema.load(path)
     if path.is_file():
-        return from_histories([path], kind="chaos", run_id=run_id, time_scale=time_scale, config=config, csvs=[])
+        return from_histories(
+            [path], kind="chaos", run_id=run_id, time_scale=time_scale, config=config, csvs=[], profile=profile
+        )
     if not path.is_dir():
         raise HarnessError(f"{path} does not exist; pass a run directory, a Locust run directory or a history file")
     if (path / MANIFEST).is_file():
@@ -112,7 +126,9 @@ def build_from(path: Path, *, run_id: str, time_scale: float, config: str | None
     csvs = sorted(path.glob("*_stats.csv"))
     if histories:
         kind = "locust" if csvs else "chaos"
-        return from_histories(histories, kind=kind, run_id=run_id, time_scale=time_scale, config=config, csvs=csvs)
+        return from_histories(
+            histories, kind=kind, run_id=run_id, time_scale=time_scale, config=config, csvs=csvs, profile=profile
+        )
     if (path / RESULTS).is_file():
         return schema.load(path / RESULTS)
     raise HarnessError(

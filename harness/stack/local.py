@@ -117,7 +117,8 @@ class LocalStack(StackSurface):
             redis_url=f"redis://{LOOPBACK}:{ports['redis']}/0",
             log_dir=str(self.log_dir),
         )
-        wait_healthy(f"{self._endpoints.edge_url}/health", 10.0, "the chain (edge -> front -> API)")
+        health = self.service.health_path
+        wait_healthy(f"{self._endpoints.edge_url}{health}", 10.0, "the chain (edge -> front -> API)")
 
     def _remove_workdir(self) -> None:
         if self._own_workdir and not self._keep_logs:
@@ -136,6 +137,7 @@ class LocalStack(StackSurface):
                 signing_secret=self.secret,
                 time_scale=self.time_scale,
                 prefix_dir=prefix,
+                profile=self.profile,
             )
         )
         self._launch(
@@ -143,6 +145,6 @@ class LocalStack(StackSurface):
                 name,
                 nginx_argv(conf, prefix),
                 self.log_dir / f"{name}.log",
-                ready=http_ok(f"http://{LOOPBACK}:{port}/health"),
+                ready=http_ok(f"http://{LOOPBACK}:{port}{self.service.health_path}", self.service.health_code),
             )
         )

@@ -11,6 +11,7 @@ import signal
 from collections.abc import Callable
 from typing import Protocol
 
+from harness.contract import ContractProfile
 from harness.core.errors import FaultError
 from harness.core.net import wait_healthy
 from harness.faults.base import FaultTarget, FaultWindow, ProcessControl
@@ -26,6 +27,9 @@ class Target(FaultTarget, Protocol):
 
     @property
     def time_scale(self) -> float: ...
+
+    @property
+    def profile(self) -> ContractProfile: ...
 
 
 class RecordingTarget:
@@ -54,6 +58,10 @@ class RecordingTarget:
     def time_scale(self) -> float:
         return self.stack.time_scale
 
+    @property
+    def profile(self) -> ContractProfile:
+        return self.stack.profile
+
 
 def heal(target: Target, timeout: float = 20.0) -> None:
     """Back to a whole chain: no toxics, every proxy enabled, every component running and not stopped, and
@@ -63,4 +71,5 @@ def heal(target: Target, timeout: float = 20.0) -> None:
     for component in processes.components():
         processes.signal(component, signal.SIGCONT)
         processes.start(component)
-    wait_healthy(f"{target.endpoints.edge_url}/health", timeout, "the chain, once healed,", error=FaultError)
+    health = f"{target.endpoints.edge_url}{target.profile.path('health')}"
+    wait_healthy(health, timeout, "the chain, once healed,", error=FaultError)

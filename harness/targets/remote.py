@@ -2,14 +2,16 @@
 
     with RemoteTarget("http://127.0.0.1:8000", load_profile("my-service.toml"), time_scale=0.05,
                       redis_control=DockerControl("my-redis"),
-                      worker_control=ShellControl(kill_cmd="pkill -9 -f my-worker", start_cmd="./start-worker &")) as t:
+                      worker_control=ShellControl(kill_cmd="pkill -9 -f my-worker", start_cmd="./start-worker &",
+                                                  ready_cmd="pgrep -f my-worker")) as t:
         with Latency("edge", ms=2000).on(t): ...          # the same Fault objects as on a Stack
         with ServiceClient(t.endpoints.edge_url, profile=t.profile) as client: ...
 
 By default the harness puts its own Toxiproxy `edge` proxy between itself and the target, so client-side faults
 always work. `toxiproxy_url=` uses the user's own Toxiproxy instead (its proxies named as faults name them:
 "edge", "api", "redis"); `edge_proxy=False` without one means no network faults at all (they refuse, saying
-why). Redis and worker faults work when the user hands over control of those components (see `controls`).
+why). Redis and worker faults work when the user hands over control of those components (see `controls`); every
+restart through a control is verified (the component answers again within a bound) or the fault raises.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def test_redis_faults_on_a_remote_target_through_shell_commands(service: Any, ti
 def test_shell_control_runs_the_command_each_fault_needs(tmp_path: Path) -> None:
     log = tmp_path / "log"
     cmd = {f"{what}_cmd": LOG.format(what=what, path=log) for what in ("kill", "start", "pause", "resume", "stop")}
-    control = ShellControl(**cmd)
+    control = ShellControl(**cmd, ready_cmd="true")
     control.signal(signal.SIGKILL)
     control.signal(signal.SIGSTOP)
     control.signal(signal.SIGCONT)
@@ -93,24 +93,36 @@ def test_shell_control_refuses_what_it_was_not_given_and_reports_failures() -> N
 
 
 class FakeContainer:
-    def __init__(self, calls: list[str], status: str) -> None:
-        self.calls, self.status = calls, status
+    def __init__(self, calls: list[str], status: str, comes_back: bool = True) -> None:
+        self.calls, self.status, self.comes_back = calls, status, comes_back
+        self.attrs = {"State": {"ExitCode": 137}}
 
     def reload(self) -> None:
         return None
+
+    def start(self) -> None:
+        self.calls.append("start")
+        self.status = "running" if self.comes_back else "exited"
+
+    def unpause(self) -> None:
+        self.calls.append("unpause")
+        self.status = "running"
 
     def __getattr__(self, name: str) -> Any:
         return lambda *args, **kwargs: self.calls.append(f"{name}{kwargs or ''}")
 
 
 class FakeDocker:
-    def __init__(self, status: str = "running") -> None:
+    def __init__(self, status: str = "running", comes_back: bool = True) -> None:
         self.calls: list[str] = []
-        self.containers, self.status = self, status
+        self.containers, self.status, self.comes_back = self, status, comes_back
+        self.container: FakeContainer | None = None
 
     def get(self, name: str) -> FakeContainer:
         self.calls.append(f"get:{name}")
-        return FakeContainer(self.calls, self.status)
+        if self.container is None:
+            self.container = FakeContainer(self.calls, self.status, self.comes_back)
+        return self.container
 
 
 @pytest.mark.unit
@@ -128,6 +140,14 @@ def test_docker_control_maps_faults_to_container_calls() -> None:
         fake = FakeDocker(status)
         DockerControl("w", client=fake).start()
         assert [c for c in fake.calls if not c.startswith("get:")] == expected, status
+
+
+@pytest.mark.unit
+def test_a_container_that_does_not_come_back_fails_the_fault() -> None:
+    control = DockerControl("their-worker", client=FakeDocker("exited", comes_back=False), ready_timeout_s=0.5)
+    with pytest.raises(FaultError, match=r"container 'their-worker' \(start done\) did not come back within 0.5 s: "
+                       r"status exited \(exit code 137\)"):  # fmt: skip
+        control.start()
 
 
 @pytest.mark.unit

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from harness.contract.profile import (
     EVENTS,
     LIMITS,
     STATES,
+    UUID_PATTERN,
     V1_CODES,
     V1_FIELDS,
     V1_PATHS,
@@ -27,8 +29,9 @@ from harness.contract.profile import (
 from harness.core.errors import ConfigError
 
 TABLES = ("paths", "fields", "statuses", "events", "codes", "features", "limits")
-SCALARS = ("name", "description", "checksum_prefix")
+SCALARS = ("name", "description", "checksum_prefix", "job_id_pattern")
 NEEDS_JOB_ID = frozenset({"status", "stream", "download", "cancel"})
+UUID_HINT = 'give a regex of one id with no spaces or quotes, e.g. "[0-9a-f]{32}" or "[^/]+"'
 CHOICES: Mapping[str, tuple[str, ...]] = {"idempotency": get_args(Idempotency), "download": get_args(DownloadMode)}
 
 
@@ -72,11 +75,22 @@ def parse_profile(text: str, source: str, default_name: str = "profile") -> Cont
         statuses=_renames(where, "statuses", tables["statuses"], STATES),
         events=_renames(where, "events", tables["events"], EVENTS),
         checksum_prefix=raw.get("checksum_prefix", "sha256:"),
+        job_id_pattern=_pattern(where, raw.get("job_id_pattern", UUID_PATTERN)),
         features=_features(where, tables["features"]),
         limits=_limits(where, tables["limits"]),
         description=raw.get("description", ""),
         source=source,
     )
+
+
+def _pattern(where: _Where, value: str) -> str:
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise where.error(None, "job_id_pattern", value, f"is not a regular expression ({exc})", UUID_HINT) from None
+    if not value or re.search(r'[\s"]', value) or compiled.fullmatch("a/b"):
+        raise where.error(None, "job_id_pattern", value, "must match one path segment", UUID_HINT)
+    return value
 
 
 def _names(where: _Where, table: str, values: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, str]:

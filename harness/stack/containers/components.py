@@ -7,6 +7,7 @@ from pathlib import Path
 
 from testcontainers.core.container import DockerContainer
 
+from harness.contract import ContractProfile
 from harness.fronts.nginx import ProxyConfig, render
 from harness.images import ImageSet
 from harness.stack.components import AofProfile, ServiceRun
@@ -68,16 +69,18 @@ def worker_container(
     return ManagedContainer(name, spec, log_dir / f"{name}.log", FreshLogLine(marker) if marker else None, [])
 
 
-def nginx_container(place: StackPlace, images: ImageSet, log_dir: Path, name: str, conf: str) -> ManagedContainer:
+def nginx_container(
+    place: StackPlace, images: ImageSet, log_dir: Path, name: str, conf: str, health: str
+) -> ManagedContainer:
     """nginx running a config rendered by harness.fronts.nginx.render (listening on 0.0.0.0:8080, paths under
     the image's log directory, artifacts read-only from the stack's volume)."""
     spec = place.spec(images.nginx, name, {NGINX_PORT: 0})
     spec.with_command(["nginx", "-p", NGINX_PREFIX, "-c", NGINX_CONF, "-g", "daemon off;"])
     spec.with_volume_mapping(place.volume, ARTIFACTS, "ro").with_copy_into_container(conf.encode(), NGINX_CONF)
-    return ManagedContainer(name, spec, log_dir / f"{name}.log", HttpOk(NGINX_PORT, "/health"), [NGINX_PORT])
+    return ManagedContainer(name, spec, log_dir / f"{name}.log", HttpOk(NGINX_PORT, health), [NGINX_PORT])
 
 
-def nginx_conf(config: ProxyConfig, upstream: str, secret: str, time_scale: float) -> str:
+def nginx_conf(config: ProxyConfig, upstream: str, secret: str, time_scale: float, profile: ContractProfile) -> str:
     """A named front rendered for the nginx image, as the local backend renders it for the host's nginx."""
     return render(
         config,
@@ -89,4 +92,5 @@ def nginx_conf(config: ProxyConfig, upstream: str, secret: str, time_scale: floa
         prefix_dir=NGINX_PREFIX,
         listen_host="0.0.0.0",
         worker_user="",  # the image's default worker user
+        profile=profile,
     )

@@ -124,10 +124,11 @@ class ContainerStack(StackSurface):
             for i in range(self.config.workers)
         ]
         origin_conf = self._nginx_conf("nginx", self.origin or self.front, f"toxiproxy:{PROXY_PORTS['api']}")
-        self._start_all([*parts, nginx_container(place, images, self.log_dir, "nginx", origin_conf)])
+        health = self.service.health_path
+        self._start_all([*parts, nginx_container(place, images, self.log_dir, "nginx", origin_conf, health)])
         if self.origin:
             edge_conf = self._nginx_conf("edge-nginx", self.front, f"nginx:{NGINX_PORT}")
-            self._start_all([nginx_container(place, images, self.log_dir, "edge-nginx", edge_conf)])
+            self._start_all([nginx_container(place, images, self.log_dir, "edge-nginx", edge_conf, health)])
         self._follow()
         self._wait_for_chain()
 
@@ -177,7 +178,7 @@ class ContainerStack(StackSurface):
             self._toxiproxy = None
 
     def _nginx_conf(self, name: str, config: ProxyConfig, upstream: str) -> str:
-        text = nginx_conf(config, upstream, self.secret, self.time_scale)
+        text = nginx_conf(config, upstream, self.secret, self.time_scale, self.profile)
         (self.workdir / f"{name}.conf").write_text(text)
         return text
 
@@ -205,7 +206,8 @@ class ContainerStack(StackSurface):
 
     def _wait_for_chain(self, timeout: float = 10.0) -> None:
         try:
-            wait_healthy(f"{self.endpoints.edge_url}/health", timeout, "the chain (edge -> front -> API)")
+            health = f"{self.endpoints.edge_url}{self.service.health_path}"
+            wait_healthy(health, timeout, "the chain (edge -> front -> API)")
         except StackStartError as exc:
             for name, part in self._parts.items():
                 exc.add_note(f"last lines of {name}'s container log:\n{tail(part.logs(), 10)}")
