@@ -6,15 +6,16 @@ client -> toxiproxy[edge] -> nginx (named config) [-> origin nginx] -> toxiproxy
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import ConfigError
+from harness.core.errors import ConfigError, StackStartError
 from harness.core.net import LOOPBACK, free_port, http_ok, wait_healthy
 from harness.core.processes import ManagedProcess
 from harness.faults.toxiproxy import Proxy, ToxiproxyClient
@@ -101,9 +102,11 @@ class LocalStack(StackSurface):
             self.config.service_env,
         )
         (self.workdir / "artifacts").mkdir(parents=True, exist_ok=True)
-        self._launch(run.api(ports["api"], self.log_dir))
-        for i in range(self.config.workers):
-            self._launch(run.worker(i, self.log_dir, self.config.worker_concurrency))
+        with self._spec_fields("api"):
+            self._launch(run.api(ports["api"], self.log_dir))
+        with self._spec_fields("worker"):
+            for i in range(self.config.workers):
+                self._launch(run.worker(i, self.log_dir, self.config.worker_concurrency))
         origin_port = ports["origin"] if self.origin else ports["front"]
         self._nginx("nginx", self.origin or self.front, origin_port, f"{LOOPBACK}:{ports['p_api']}")
         if self.origin:
@@ -119,6 +122,19 @@ class LocalStack(StackSurface):
         )
         health = self.service.health_path
         wait_healthy(f"{self._endpoints.edge_url}{health}", 10.0, "the chain (edge -> front -> API)")
+
+    @contextlib.contextmanager
+    def _spec_fields(self, role: str) -> Iterator[None]:
+        """A role that does not start names the fields of its spec that decide it."""
+        try:
+            yield
+        except StackStartError as exc:
+            spec, ready = self.service, "[health].path and .code" if role == "api" else f"[local.{role}].ready_log"
+            exc.add_note(
+                f"service spec {spec.path}: check [local.{role}].command, .cwd and .env (how it starts) and {ready} "
+                "(when it counts as ready); its log is named above"
+            )
+            raise
 
     def _remove_workdir(self) -> None:
         if self._own_workdir and not self._keep_logs:

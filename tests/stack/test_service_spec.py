@@ -70,7 +70,9 @@ def test_a_spec_that_cannot_run_fails_naming_the_role_and_leaves_nothing(
 ) -> None:
     spec = write_spec(tmp_path / "broken.toml", edit)
     stack = Stack(StackConfig(service=str(spec), time_scale=time_scale, workers=1))
-    with pytest.raises(StackStartError, match=message):
+    with pytest.raises(StackStartError, match=message) as raised:
         stack.__enter__()
+    role = "api" if "api" in message else "worker"
+    assert any(f"{spec}: check [local.{role}].command" in note for note in raised.value.__notes__), raised.value
     pids = stack.pids()
     assert "redis" in pids and all(gone(p) for p in pids.values()), pids
