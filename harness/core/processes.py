@@ -2,6 +2,11 @@
 
 Children get PR_SET_PDEATHSIG, so even a SIGKILLed harness leaves no orphan behind, and their own
 session, so a Ctrl-C in the terminal reaches the harness (which tears down in order) and not them.
+
+The kernel ties that death signal to the *thread* that forked the child, not to the process: a component
+restarted from a short-lived thread (a timed fault's removal runs on a timer thread) would be SIGKILLed the
+moment that thread ended. Every child is therefore forked by one spawner thread that lives as long as the
+harness process.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from harness.core.errors import StackStartError
 
@@ -24,6 +31,19 @@ def _die_with_parent() -> None:
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# One idle thread for the life of the process: the parent, for PR_SET_PDEATHSIG, of every child it forks.
+_SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="harness-spawner")
+
+
+def spawn(argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen(argv, **kwargs)` forked by the spawner thread, the child set to die with the harness."""
+
+    def fork() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(list(argv), preexec_fn=_die_with_parent, **kwargs)
+
+    return _SPAWNER.submit(fork).result()
 
 
 def tail(path: Path, lines: int = 25) -> str:
@@ -75,14 +95,8 @@ class ManagedProcess:
             log.write(f"--- start {' '.join(self.argv)}\n".encode())
             log.flush()
             try:
-                self.proc = subprocess.Popen(
-                    self.argv,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=self.env,
-                    cwd=self.cwd,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent,
+                self.proc = spawn(
+                    self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, start_new_session=True
                 )
             except OSError as exc:
                 raise StackStartError(
