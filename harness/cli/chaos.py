@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.chaos.catalogue import run_case, unexpected
     from harness.clients.workload import WorkloadConfig
     from harness.fronts import check_params
-    from harness.judge import History, check, read_history, render_text
+    from harness.judge import History, check_files, render_text
     from harness.report import output, sources
     from harness.targets import heal
 
@@ -106,10 +106,10 @@ def run(args: argparse.Namespace) -> int:
             path = out / f"{case.name}.jsonl"
             with History(path) as history:
                 run_case(target, history, case, config, profile=profile)
-            result = check(read_history(path), params)
+            result = check_files([path], params)
             bad = unexpected(result, case)
             jobs = result.stats.jobs
-            judged = jobs["acknowledged"] > 0  # a case that saw no job acknowledged judged nothing: never a pass
+            judged = not result.inconclusive  # a case that judged nothing (no job acknowledged...) is never a pass
             mark = "FAIL" if bad else "ok" if judged else "INCONCLUSIVE"
             print(f"{case.name:22} {mark:4}  acknowledged {jobs['acknowledged']:>4}  "
                   f"completed {jobs['completed']:>4}  anomalies {len(bad)}  ({path})", flush=True)  # fmt: skip

@@ -1,4 +1,6 @@
-"""`harness check HISTORY.jsonl...`: judge recorded histories; exit 0 when valid, 1 on anomalies, 2 on bad input.
+"""`harness check HISTORY.jsonl...`: judge recorded histories; exit 0 when VALID, 1 when INVALID (anomalies) or
+INCONCLUSIVE (too little to judge: no job acknowledged, jobs nobody looked at, a fault no request met), 2 on bad
+input.
 
 Histories are judged as a stream (`check_files`): memory stays bounded by the jobs they hold, not their length.
 
@@ -32,6 +34,10 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--deadline", type=float, help="from acknowledgment to a terminal state, s (default: scaled 600)")
     p.add_argument("--legacy-strict", action="store_true", help="count legacy proxy timeouts as anomalies")
     p.add_argument("--time-scale", type=float, help="scale for the defaults (default: HARNESS_TIME_SCALE)")
+    p.add_argument(
+        "--allow-inconclusive", action="store_true",
+        help="exit 0 when the history held too little to judge (default: exit 1, as for anomalies)",
+    )  # fmt: skip
     p.set_defaults(handler=run_check)
     return p
 
@@ -51,4 +57,6 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"harness check: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(to_json(result), indent=2) if args.json else render_text(result))
+    if result.verdict == "INCONCLUSIVE" and args.allow_inconclusive:
+        return 0
     return 0 if result.valid else 1

@@ -15,6 +15,7 @@ from harness.judge.history import ASYNC_OPS, PROXY_TIMEOUT_CODES
 
 OUTCOMES = frozenset({"ok", "fail", "info"})
 FILE_SHIFT = 40  # a record's ref is (history file index << FILE_SHIFT) | line number
+ACTIVITY_BUCKETS_PER_S = 20  # requests in flight are counted per 50 ms of wall time
 Entry = tuple[float, int, Any]  # (wall, ref, record), as the reader gives them
 
 
@@ -28,6 +29,9 @@ class Facts:
         self.outcomes: dict[str, dict[str, int]] = {}
         self.info: dict[str, list[Any]] = {}  # op -> [indeterminate answers, (wall, ref) of the first]
         self.proxy_codes: dict[str, dict[int, int]] = {"async": {}, "legacy": {}}
+        # Requests in flight over time, as a difference array: +1 at the bucket of its invocation, -1 after the
+        # bucket of its completion (`in_flight` sums it): whether a fault window had any request inside it.
+        self.activity: dict[int, int] = {}
 
     @classmethod
     def of(cls, records: Iterable[Any]) -> Facts:
@@ -53,6 +57,12 @@ class Facts:
                 hist = latency.setdefault(ref >> FILE_SHIFT, {})[op] = Histogram()
                 self.outcomes.setdefault(op, {"ok": 0, "fail": 0, "info": 0})
             hist.record(rec.latency_s or 0.0)
+            first, after = (
+                int((wall - (rec.latency_s or 0.0)) * ACTIVITY_BUCKETS_PER_S),
+                int(wall * ACTIVITY_BUCKETS_PER_S) + 1,
+            )
+            self.activity[first] = self.activity.get(first, 0) + 1
+            self.activity[after] = self.activity.get(after, 0) - 1
             counts = self.outcomes[op]
             counts[outcome] = counts.get(outcome, 0) + 1
             if outcome == "info":
@@ -86,7 +96,20 @@ class Facts:
         for flow, codes in other.proxy_codes.items():
             for code, n in codes.items():
                 self.proxy_codes[flow][code] = self.proxy_codes[flow].get(code, 0) + n
+        for bucket, n in other.activity.items():
+            self.activity[bucket] = self.activity.get(bucket, 0) + n
         return self
+
+    def in_flight(self, start_wall: float, end_wall: float) -> int:
+        """The most requests in flight at once between two wall times (to the 50 ms bucket)."""
+        first, last = int(start_wall * ACTIVITY_BUCKETS_PER_S), int(end_wall * ACTIVITY_BUCKETS_PER_S)
+        running, most = 0, 0
+        for bucket in sorted(self.activity):
+            if bucket > last:
+                break
+            running += self.activity[bucket]
+            most = running if bucket < first else max(most, running)  # before: what is in flight at the opening
+        return most
 
     def indeterminate(self) -> dict[str, int]:
         """Indeterminate answers per op, ops in the order of their first one."""
@@ -102,6 +125,7 @@ class Facts:
             "outcomes": self.outcomes,
             "info": self.info,
             "proxy_codes": self.proxy_codes,
+            "activity": self.activity,
         }
 
     @classmethod
@@ -114,4 +138,5 @@ class Facts:
         }
         facts.outcomes, facts.info = data["outcomes"], data["info"]
         facts.proxy_codes = {flow: {int(c): n for c, n in codes.items()} for flow, codes in data["proxy_codes"].items()}
+        facts.activity = {int(bucket): n for bucket, n in data.get("activity", {}).items()}
         return facts

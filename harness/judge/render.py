@@ -23,7 +23,9 @@ def to_json(result: CheckResult) -> dict[str, Any]:
         for a in result.anomalies
     ]
     return {
+        "verdict": result.verdict,
         "valid": result.valid,
+        "inconclusive": list(result.inconclusive),
         "params": asdict(result.params),
         "stats": asdict(result.stats),
         "anomalies": anomalies,
@@ -41,9 +43,10 @@ def render_text(result: CheckResult, per_kind: int = 10) -> str:
 
 def _facts(result: CheckResult) -> list[str]:
     s = result.stats
-    verdict = "VALID" if result.valid else f"INVALID ({len(result.anomalies)} anomalies)"
+    verdict = f"INVALID ({len(result.anomalies)} anomalies)" if result.anomalies else result.verdict
     lines = [
         f"verdict: {verdict} over {s.records} records, {s.faults} fault windows",
+        *(f"  inconclusive: {why}" for why in result.inconclusive),
         "jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(s.jobs.items())),
         f"proxy timeouts, async flow: {_codes(s.proxy_timeouts.get('async', {}))}",
         f"proxy timeouts, legacy endpoint (expected behind short proxies): "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -26,12 +26,20 @@ from harness.judge.sweep import exact
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict: valid when no anomaly; `stats` carry the observed facts whatever the verdict."""
+    """The verdict: INVALID when an anomaly is proved, INCONCLUSIVE when the history held too little to judge
+    (`inconclusive` says why: no job acknowledged, jobs nobody looked at, a fault no request met), else VALID.
+    Only VALID is `valid`: a check that judged nothing is never a pass. `stats` carry the facts whatever the
+    verdict."""
 
     valid: bool
     anomalies: tuple[Anomaly, ...]
     stats: Stats
     params: CheckParams = field(default_factory=CheckParams)
+    inconclusive: tuple[str, ...] = ()
+
+    @property
+    def verdict(self) -> str:
+        return "INVALID" if self.anomalies else "INCONCLUSIVE" if self.inconclusive else "VALID"
 
 
 class Source(Protocol):
@@ -81,7 +89,36 @@ def judge(source: Source, params: CheckParams, index: Index | None = None) -> Ch
     windows = fault_windows(lines[ref] for ref in faults)
     anomalies = tuple(attribute(finding.anomaly(lines), windows) for finding in findings)
     stats = compute_stats(ix, facts, params, faults=len(windows))
-    return CheckResult(not anomalies, anomalies, stats, params)
+    unjudged = tuple(too_little(stats, facts, windows))
+    return CheckResult(not anomalies and not unjudged, anomalies, stats, params, unjudged)
+
+
+def too_little(stats: Stats, facts: Facts, windows: list[Record]) -> Iterator[str]:
+    """Why the history cannot carry a verdict: what it should have held to be judged, and did not."""
+    initiates = stats.latency.get("initiate")
+    yield from unjudged_jobs(stats.jobs, (initiates.n, initiates.ok) if initiates else (0, 0))
+    for window in windows:
+        start, end = window.start_wall or window.wall, window.end_wall or facts.end_wall
+        if facts.in_flight(start, end) == 0:
+            yield f"fault {window.fault or '?'} met no request: none was in flight during its {end - start:.2f} s"
+
+
+def unjudged_jobs(jobs: Mapping[str, int], initiates: tuple[int, int]) -> Iterator[str]:
+    """What the job counts (`Stats.jobs`) leave unjudged; `initiates` is (sent, answered ok)."""
+    if jobs.get("acknowledged", 0) == 0:
+        sent = f"{initiates[0]} initiates, {initiates[1]} acknowledged" if initiates[0] else "no initiate at all"
+        yield f"no job was acknowledged ({sent}): nothing to judge for loss, order or identity"
+        return
+    if jobs["pending"] + jobs["unobserved"] == jobs["acknowledged"]:
+        yield (
+            f"none of the {jobs['acknowledged']} acknowledged jobs was seen to an end or looked at after its "
+            "deadline: the history ends too early, or its clients gave up too soon"
+        )
+    elif jobs["unobserved"]:
+        yield (
+            f"{jobs['unobserved']} acknowledged job(s) were never seen finished nor looked at after their deadline: "
+            "their fate is unjudged (give clients a deadline past the job's)"
+        )
 
 
 def attribute(anomaly: Anomaly, windows: list[Record]) -> Anomaly:

@@ -38,7 +38,7 @@ TIME_METRICS = (
     "requests",
 )
 NUMBER_METRICS = ("sse_reconnects",)
-VERDICT_METRICS = ("lost_jobs", "duplicate_jobs", "checksum_mismatches", "anomalies", "completed_jobs")
+VERDICT_METRICS = ("lost_jobs", "duplicate_jobs", "checksum_mismatches", "anomalies", "completed_jobs", "inconclusive")
 METRICS: dict[str, MetricKind] = {
     **dict.fromkeys(TIME_METRICS, "time"),
     **dict.fromkeys(NUMBER_METRICS, "number"),
@@ -46,7 +46,9 @@ METRICS: dict[str, MetricKind] = {
 }
 COUNTERS = ("count", "failures", "fail_ratio", "rps")
 SHAPES = ("avg", "min", "max", "med")
-DEFAULT_THRESHOLDS = ("proxy_timeouts==0", "lost_jobs==0", "duplicate_jobs==0", "checksum_mismatches==0")
+DEFAULT_THRESHOLDS = (
+    "proxy_timeouts==0", "lost_jobs==0", "duplicate_jobs==0", "checksum_mismatches==0", "inconclusive==0",
+)  # fmt: skip
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,

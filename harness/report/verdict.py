@@ -43,6 +43,7 @@ def _broken(config: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{name}: {flow['why']}")
     parts += [f"{n} {kind}" for kind, n in sorted(config.get("job_anomalies", {}).items())]
+    parts += [f"inconclusive: {why}" for why in config.get("inconclusive", [])]
     return ", ".join(parts) or "no async flow exercised"
 
 

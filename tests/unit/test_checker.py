@@ -179,9 +179,12 @@ def test_an_unfinished_job_is_not_judged_without_an_observation_after_its_deadli
     s = Story()
     s.initiate("j1", 0.0)
     s.status("j1", 50.0, 50.1, "running", attempts=1)
-    assert s.check().valid and s.check().stats.jobs["pending"] == 1
+    pending = s.check()
+    assert pending.verdict == "INCONCLUSIVE" and pending.stats.jobs["pending"] == 1, "not judged is no pass"
+    assert "none of the 1 acknowledged jobs was seen to an end" in pending.inconclusive[0]
     s.op("status", 500.0, 500.1, job_id="other", status="queued", attempts=0)
-    assert s.check().valid and s.check().stats.jobs["unobserved"] == 1
+    unobserved = s.check()
+    assert unobserved.verdict == "INCONCLUSIVE" and unobserved.stats.jobs["unobserved"] == 1
 
 
 def test_an_indeterminate_initiate_is_not_an_acknowledgment() -> None:
@@ -189,7 +192,11 @@ def test_an_indeterminate_initiate_is_not_an_acknowledgment() -> None:
     s.op("initiate", 0.0, 5.0, "info", client_request_id="r1", error="timeout")
     s.op("status", 500.0, 500.1, job_id="j9", status="queued", attempts=0)
     result = s.check()
-    assert result.valid and result.stats.jobs["acknowledged"] == 0
+    assert not result.anomalies and result.stats.jobs["acknowledged"] == 0
+    assert (
+        result.verdict == "INCONCLUSIVE"
+        and "no job was acknowledged (1 initiates, 0 acknowledged)" in (result.inconclusive[0])
+    )
 
 
 # Invariant 2: status never moves backwards, progress never decreases within an attempt.
@@ -227,7 +234,7 @@ def test_a_retry_goes_back_to_queued_and_progress_restarts_with_the_next_attempt
     ):
         s.status("j1", float(t), t + 0.1, *state)
     s.status("j1", 9.0, 9.1, "expired", 3, 100)
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 def test_concurrent_reads_are_not_ordered() -> None:
@@ -235,7 +242,7 @@ def test_concurrent_reads_are_not_ordered() -> None:
     s.initiate("j1", 0.0)
     s.status("j1", 1.0, 3.0, "completed", attempts=1)
     s.status("j1", 2.0, 2.5, "running", attempts=1)
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 def test_a_backward_move_along_one_sse_follower_is_reported() -> None:
@@ -287,7 +294,7 @@ def test_the_same_job_for_a_repeated_client_request_id_is_fine() -> None:
     s = Story()
     s.initiate("j1", 0.0, crid="r1")
     s.initiate("j1", 1.0, crid="r1")
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 def test_an_artifact_that_does_not_match_its_checksum_is_reported() -> None:
@@ -318,11 +325,11 @@ def test_a_request_over_budget_is_an_anomaly_but_a_client_timeout_is_indetermina
 def test_a_stream_is_judged_by_its_first_event_not_its_length() -> None:
     s = Story()
     s.stream("j1", 0.0, [(50.0, "completed", 1, {"status": "completed"})], (50.0, "ok", None))
-    assert s.check().valid
+    assert not s.check().anomalies
     s.records[-1] = replace(s.records[-1], first_event_s=2.5)
     assert kinds(s.check()) == ["over_budget"]
     s.records[0] = replace(s.records[0], last_event_id=0)  # a resumed stream has no snapshot to wait for
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 # Invariant 5: SSE ids increase, one terminal event per follower, no gap reaching the idle timer.
@@ -346,7 +353,7 @@ def test_ids_must_increase_across_a_resume_and_a_resume_that_replays_the_rest_is
         s.stream("j1", 0.0, _events(1, 2, 3), (3.5, "info", "disconnected"))
         done = (6.0, "completed", 6, {"status": "completed", "attempts": 1})
         s.stream("j1", 3.6, [*_events(*replay, t0=4.0), done], (6.0, "ok", None), last_event_id=3)
-    assert good.check().valid, render_text(good.check())
+    assert not good.check().anomalies, render_text(good.check())
     assert kinds(bad.check()) == ["progress_regression", "sse_id_order"]  # id 2 replayed an older state
 
 
@@ -362,7 +369,7 @@ def test_two_terminal_events_or_none_on_a_closed_stream_are_reported() -> None:
 def test_a_follower_that_gave_up_at_its_deadline_is_not_judged_on_the_terminal_event() -> None:
     s = Story()
     s.stream("j1", 0.0, _events(1), (2.0, "info", "deadline"))
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 def test_a_gap_between_bytes_reaching_the_idle_timer_is_reported() -> None:
@@ -383,7 +390,7 @@ def test_a_job_cancelled_without_any_cancel_request_is_reported() -> None:
     result = s.check()
     assert kinds(result) == ["unexpected_cancel"]
     s.op("cancel", 2.0, 2.1, "info", job_id="j1", error="timeout")
-    assert s.check().valid
+    assert not s.check().anomalies
 
 
 def test_an_anomaly_names_the_faults_in_force_around_its_evidence() -> None:
@@ -439,3 +446,17 @@ def test_the_check_command_exits_1_on_anomalies_and_prints_json_on_request(
     assert [a["kind"] for a in out["anomalies"]] == ["proxy_timeout"]
     assert out["anomalies"][0]["evidence"][0]["source"] == f"{broken}:4"
     assert _cli(["check", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_a_fault_no_request_met_makes_the_run_inconclusive() -> None:
+    """A fault window with nothing in flight judged nothing about that fault: never a pass."""
+    s = clean_story()
+    window = {"fault": "RedisOutage()", "kind": "redis_outage", "target": "redis", "start_wall": 40.0}
+    s.records.append(Record("fault", 40.0, 40.0, **{k: v for k, v in window.items() if k != "start_wall"},
+                            start_wall=40.0, end_wall=45.0, source="h:fault"))  # fmt: skip
+    missed = s.check()
+    assert missed.verdict == "INCONCLUSIVE" and not missed.anomalies, render_text(missed)
+    assert missed.inconclusive == ("fault RedisOutage() met no request: none was in flight during its 5.00 s",)
+    s.status("j1", 39.0, 41.0, "completed", attempts=1, progress=100.0)  # one poll in flight across its start
+    met = s.check()
+    assert met.verdict == "VALID" and met.valid, render_text(met)
