@@ -73,7 +73,7 @@ def test_mixed_run_behind_the_recommended_front_passes_with_every_job_completed_
     run = locust("-f", "scenarios/mixed.py", *args, "--threshold", "job_e2e:p99<30s;sse_max_gap:max<3s")
     text = output(run)
     assert run.returncode == 0, text[-4000:]
-    assert "PROXY_TIMEOUT" not in text and "thresholds: 6 of 6 passed" in text
+    assert "PROXY_TIMEOUT" not in text and "thresholds: 7 of 7 passed" in text
     logs = re.search(r"logs in (\S+)/logs", text)
     assert logs and not Path(logs.group(1)).exists(), "the stack's working directory outlived the run"
     result = check(read_history(history), CheckParams.for_scale(float(SCALE)))
