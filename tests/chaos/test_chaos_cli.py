@@ -50,7 +50,7 @@ def test_a_case_that_judged_no_job_is_inconclusive_not_a_pass(tmp_path: Path, ti
     """Clients speaking another implementation's profile: every initiate is refused, nothing is acknowledged, and
     a verdict over no job is no verdict."""
     spec = write_spec(tmp_path / "service.toml", lambda data: None)
-    other = str(Path(__file__).resolve().parents[1] / "conformance" / "other.toml")
+    other = str(Path(__file__).resolve().parents[1] / "other_impl" / "profile.toml")
     done = harness_chaos(spec, tmp_path / "out", time_scale, "reset-peer-edge", profile=other)
     assert done.returncode == 1 and done.stdout, done.stdout + done.stderr[-3000:]
     first = done.stdout.splitlines()[0].split()

@@ -1,8 +1,9 @@
-"""The second implementation (other_impl.py) as a local process on a free port, and its profile."""
+"""The second implementation (tests/other_impl: its own API, workers and Redis layout) booted from its service
+spec, and its profile. `other_service` is its API's URL, for tests that treat it as a service the harness did not
+start; `OTHER_DEFECTS` (its planted defects, see tests/other_impl/defects.py) is unset there: racy idempotency."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,11 +11,11 @@ import pytest
 
 from harness.contract import ContractProfile
 from harness.contract.profiles import load_profile
-from harness.core.net import free_port, http_ok
-from harness.core.processes import ManagedProcess
+from harness.stack import Stack, StackConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-OTHER_PROFILE = Path(__file__).with_name("other.toml")
+OTHER_SPEC = ROOT / "tests" / "other_impl" / "spec.toml"
+OTHER_PROFILE = ROOT / "tests" / "other_impl" / "profile.toml"
 
 
 @pytest.fixture(scope="session")
@@ -23,15 +24,13 @@ def other_profile() -> ContractProfile:
 
 
 @pytest.fixture(scope="session")
-def other_service(tmp_path_factory: pytest.TempPathFactory, time_scale: float) -> Iterator[str]:
-    """The URL of a running other_impl at the session's time scale."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "tests.conformance.other_impl", "--port", str(port), "--time-scale", repr(time_scale)]
-    log = tmp_path_factory.mktemp("other") / "other_impl.log"
-    proc = ManagedProcess("other-impl", argv, log, ready=http_ok(f"{url}/healthz"), cwd=str(ROOT))
-    try:
-        proc.start(timeout=20)
-        yield url
-    finally:
-        proc.stop()
+def other_stack(time_scale: float) -> Iterator[Stack]:
+    """The other implementation as it ships (one planted defect), behind the recommended front."""
+    with Stack(StackConfig(service=str(OTHER_SPEC), time_scale=time_scale, workers=2)) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def other_service(other_stack: Stack) -> str:
+    """The URL of its API process, as a user would give the URL of a deployment."""
+    return other_stack.endpoints.api_url

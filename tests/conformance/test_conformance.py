@@ -21,7 +21,7 @@ from harness.contract.profiles import load_profile
 from tests.conformance.conftest import OTHER_PROFILE
 
 pytestmark = pytest.mark.contract
-OTHER_LACKS = {"status.no_store", "errors.problem_json", "cancel", "legacy_start"}
+OTHER_LACKS = {"status.no_store", "errors.problem_json", "legacy_start"}
 
 
 def _verdicts(points: list[dict[str, str]], verdict: str) -> set[str]:

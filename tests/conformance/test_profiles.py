@@ -17,7 +17,7 @@ from harness.contract.profiles import available_profiles, load_profile, parse_pr
 from harness.core.errors import ConfigError
 
 pytestmark = pytest.mark.unit
-OTHER = Path(__file__).with_name("other.toml")
+OTHER = Path(__file__).resolve().parents[1] / "other_impl" / "profile.toml"
 
 
 def test_reference_is_the_default_and_names_what_v1_names() -> None:
@@ -31,7 +31,7 @@ def test_reference_is_the_default_and_names_what_v1_names() -> None:
 def test_a_users_file_and_the_module_attribute_form_load() -> None:
     other = load_profile(str(OTHER))
     assert (other.name, other.features.idempotency, other.statuses["processing"]) == ("other", "header", "running")
-    assert other.codes["not_ready"] == (404,) and not other.offers("cancel") and other.offers("resume")
+    assert other.codes["not_ready"] == (404,) and other.offers("cancel") and other.offers("resume")
     import harness.contract.profiles as profiles
 
     assert profiles.reference.name == "reference" and getattr(profiles, str(OTHER)).name == "other"
@@ -95,16 +95,18 @@ def test_the_idempotency_key_goes_where_the_profile_says() -> None:
     none = dataclasses.replace(other, features=dataclasses.replace(other.features, idempotency="none"))
     _client(none, httpx.MockTransport(handler)).initiate([3], client_request_id="k-2")
     assert reply.ok and reply.job is not None and (reply.job.job_id, reply.job.status) == ("j1", "queued")
-    assert seen[0].url.path == "/api/jobs" and seen[0].headers["request_id"] == "k-1"
+    assert seen[0].url.path == "/api/jobs" and seen[0].headers["Request-Id"] == "k-1"
     assert json.loads(seen[0].content) == {"file_ids": [1, 2]}
-    assert "request_id" not in seen[1].headers and json.loads(seen[1].content) == {"file_ids": [3]}
+    assert "Request-Id" not in seen[1].headers and json.loads(seen[1].content) == {"file_ids": [3]}
 
 
 def test_absent_operations_are_answered_without_a_request() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"nothing should be sent, got {request.url}")
 
-    client = _client(load_profile(OTHER), httpx.MockTransport(handler))
+    other = load_profile(OTHER)
+    no_cancel = dataclasses.replace(other, features=dataclasses.replace(other.features, cancel=False))
+    client = _client(no_cancel, httpx.MockTransport(handler))
     for reply in (client.cancel("j1"), client.legacy_start([1])):
         assert reply.absent and reply.outcome == "fail" and reply.http_status is None
 

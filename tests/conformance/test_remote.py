@@ -19,7 +19,9 @@ from harness.judge import CheckParams, check, render_text
 from harness.judge.history import History, read_history
 from harness.targets.remote import DockerControl, RemoteTarget, ShellControl
 
+pytest_plugins = ["pytester"]
 LOG = "echo {what} >> {path}"
+OTHER = Path(__file__).resolve().parents[1] / "other_impl" / "profile.toml"
 
 
 @pytest.mark.contract
@@ -158,3 +160,32 @@ def test_a_remote_target_wants_plain_http_and_a_start() -> None:
     with pytest.raises(FaultError, match="not started"):
         _ = idle.toxiproxy
     assert idle.processes.components() == []
+
+
+@pytest.mark.contract
+@pytest.mark.chaos
+def test_the_plugin_takes_a_profile_and_controls_for_a_url(
+    pytester: pytest.Pytester, other_stack: Any, tmp_path: Path
+) -> None:
+    """`--harness-target URL --harness-profile P --harness-redis-control FILE --harness-worker-control docker:W`:
+    the stack fixture speaks the given profile and a Redis fault acts through the commands handed over."""
+    pid = other_stack.pids()["redis"]
+    control = tmp_path / "redis-control.toml"
+    control.write_text(f'pause_cmd = "kill -STOP {pid}"\nresume_cmd = "kill -CONT {pid}"\n', encoding="utf-8")
+    pytester.makepyfile(
+        """
+        import httpx
+
+        def test_remote(stack, faults):
+            assert stack.profile.name == "other" and stack.processes.components() == ["redis", "worker-0"]
+            with faults.redis_pause():
+                paused = httpx.get(stack.endpoints.edge_url + stack.profile.path("health"), timeout=15).status_code
+            assert paused == 503
+        """
+    )
+    args = [f"--harness-target={other_stack.endpoints.api_url}", f"--harness-profile={OTHER}"]
+    args += [f"--harness-redis-control={control}", "--harness-worker-control=docker:their-worker"]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
+    result.assert_outcomes(passed=1)
+    bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args[:2], "--harness-redis-control=nope")
+    bad.stdout.fnmatch_lines(["*--harness-redis-control 'nope' is neither docker:NAME nor a file that exists*"])
