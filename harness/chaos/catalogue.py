@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.clients.workload import Workload, WorkloadConfig, WorkloadSummary
 from harness.contract import V1, ContractProfile
+from harness.core.net import redis_clients
 from harness.core.timescale import scaled
 from harness.faults import (
     ApiRestart,
@@ -93,6 +94,10 @@ def run_case(
     fault = case.fault()
     limit = scaled(config.ramp_s + config.follow_s + 60.0, config.time_scale) + 30.0
     run_id = f"{case.name}-{time.time_ns():x}"
+    redis_url = stack.endpoints.redis_url  # a target the harness did not start has none to sample
+    baseline = redis_clients(redis_url) if redis_url else None
+    if baseline is not None:
+        history.record_sample("redis_clients", baseline)
     with Workload(stack.endpoints.edge_url, history, config, run_id=run_id, profile=profile) as wl:
         wl.wait_acknowledged(max(1, config.jobs // 4), timeout=scaled(config.ramp_s, config.time_scale) + 15.0)
         started = time.monotonic()
@@ -102,7 +107,23 @@ def run_case(
                 timed.wait(timeout=timed.duration + 30.0)
         fault_s = time.monotonic() - started
         summary = wl.join(timeout=limit)
+    if baseline is not None:
+        history.record_sample("redis_clients", drained(redis_url, baseline, scaled(DRAIN_S, config.time_scale) + 1.0))
     return CaseRun(case, summary, fault_s)
+
+
+DRAIN_S = 20.0  # modelled seconds the service gets to let go of what the load made it hold
+
+
+def drained(redis_url: str, baseline: int, within_s: float) -> int:
+    """Redis's client count once it is back near `baseline`, or the last one seen after `within_s` seconds."""
+    deadline, seen = time.monotonic() + within_s, baseline
+    while True:
+        now = redis_clients(redis_url)
+        seen = seen if now is None else now
+        if seen <= baseline + 2 or time.monotonic() >= deadline:
+            return seen
+        time.sleep(0.2)
 
 
 def unexpected(result: CheckResult, case: ChaosCase | None = None) -> list[Anomaly]:

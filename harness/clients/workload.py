@@ -46,6 +46,7 @@ class WorkloadConfig:
     download: bool = True
     simulate: bool = True
     follow_s: float = 620.0
+    settle_s: float = 20.0  # after its first terminal answer, a job is watched this long (a terminal state holds)
     initiate_tries: int = 6
     seed: int | None = None
     time_scale: float = 1.0
@@ -168,9 +169,19 @@ class Workload(Running):
                 summary.outcomes.append(fut.result(timeout=max(0.0, end - time.monotonic())))
             except TimeoutError:
                 self._stop.set()
+        if not self._stop.is_set():
+            self._sweep([o.job_id for o in summary.outcomes if o.job_id])
         self.stop()
         summary.wall_s = time.monotonic() - self._started
         return summary
+
+    def _sweep(self, job_ids: list[str]) -> None:
+        """One last status of every acknowledged job once all users are done: the run ends on what the service
+        says now, so a job that moved after its user left is seen."""
+        timeouts = self.config.timeouts()
+        with ServiceClient(self.base_url, self.history, "sweep", timeouts=timeouts, profile=self.profile) as client:
+            for job_id in job_ids:
+                client.status(job_id)
 
     def stop(self) -> None:
         self._stop.set()
@@ -213,7 +224,17 @@ class Workload(Running):
             downloaded = False
             if status == "completed" and cfg.download:
                 downloaded = client.download(job_id).outcome == "ok"
+            if status is not None:
+                self._settle(client, job_id)
             return JobOutcome(plan, job_id, status, downloaded)
+
+    def _settle(self, client: ServiceClient, job_id: str) -> None:
+        """Watch a finished job through the settle window: a job that runs again, or a terminal state that
+        changes (a completed job back to running, a cancel overwritten), shows in these polls."""
+        polls = 3
+        for _ in range(polls):
+            self._wait(scaled(self.config.settle_s / polls, self.config.time_scale))
+            client.status(job_id)
 
     def _initiate(self, client: ServiceClient, plan: JobPlan) -> str | None:
         """Initiate; retry what surely did not happen, and (with a clientRequestId) what may have."""

@@ -4,11 +4,12 @@ to the end, cancel, the legacy start, download and checksum, and the checker ove
 from __future__ import annotations
 
 import itertools
+import time
 from pathlib import Path
 
 from harness.clients.sse import StreamResult
 from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run
-from harness.conformance.results import Point, absent, failed, judged
+from harness.conformance.results import Point, absent, failed, inconclusive, judged, passed
 from harness.core.timescale import scaled
 from harness.judge import CheckParams, check
 from harness.judge.history import read_history
@@ -73,9 +74,9 @@ def poll_short(run: Run) -> Point:
         return failed("status.lifecycle", "no job to poll (initiate failed)")
     polled = run.flow.poll_until_terminal(job_id, run.remaining(RESERVE_S))
     status = polled.job.status if polled.job is not None else None
-    evidence = (
-        f"{polled.polls} polls to {status} ({polled.outcome}{', ' + polled.last.error if polled.last.error else ''})"
-    )
+    evidence = f"{polled.polls} polls to {status}" + (f" ({polled.last.error})" if polled.last.error else "")
+    if status != "completed":
+        evidence += ": a short job must end completed"
     return judged("status.lifecycle", status == "completed", evidence)
 
 
@@ -109,14 +110,23 @@ def _heartbeat(run: Run, job_id: str) -> Point:
     if hb is None:
         return absent("sse.heartbeat", "heartbeat interval")
     window = min(2.5 * hb + 0.5, run.remaining(RESERVE_S))
+    started = time.monotonic()
     seen = run.flow.follow_sse(job_id, window, reconnect=False)
+    lived = time.monotonic() - started
     allowed = hb * 1.5 + SLACK_S
     evidence = (
-        f"largest silence {seen.max_gap_s:.2f} s over {window:.1f} s ({seen.heartbeats} heartbeats, "
+        f"largest silence {seen.max_gap_s:.2f} s over {lived:.2f} s of stream ({seen.heartbeats} heartbeats, "
         f"{len(seen.events)} events); declared {hb:.2f} s, allowed {allowed:.2f} s"
     )
-    ok = seen.http_status == 200 and seen.max_gap_s <= allowed
-    return judged("sse.heartbeat", ok, evidence, max_gap_s=round(seen.max_gap_s, 3), heartbeats=seen.heartbeats)
+    data = {"max_gap_s": round(seen.max_gap_s, 3), "heartbeats": seen.heartbeats, "lived_s": round(lived, 3)}
+    if seen.http_status != 200 or seen.max_gap_s > allowed:
+        return failed("sse.heartbeat", evidence, **data)
+    if lived < 2 * hb and seen.terminal is None:
+        return failed("sse.heartbeat", f"the stream closed with no terminal event: {evidence}", **data)
+    if lived < 2 * hb:
+        why = f"the job ended ({seen.terminal}) before two heartbeat intervals, so no silence was judged: {evidence}"
+        return inconclusive("sse.heartbeat", why, **data)
+    return passed("sse.heartbeat", evidence, **data)
 
 
 def _cancel(run: Run, job_id: str) -> Point:

@@ -17,9 +17,11 @@ def _headline(r: ConformanceResult) -> str:
 
 def _verdict_line(r: ConformanceResult) -> str:
     c = r.counts
-    word = "PASS" if r.ok else "FAIL"
+    word = "PASS" if r.ok else "FAIL" if c["fail"] else "INCONCLUSIVE"
     return (
-        f"{len(r.points)} points: {c['pass']} pass, {c['fail']} fail, {c['absent']} absent -> {word} ({r.wall_s:.1f} s)"
+        f"{len(r.points)} points: {c['pass']} pass, {c['fail']} fail, {c['absent']} absent"
+        + (f", {c['inconclusive']} inconclusive" if c["inconclusive"] else "")
+        + f" -> {word} ({r.wall_s:.1f} s)"
     )
 
 
@@ -54,7 +56,9 @@ def render_markdown(r: ConformanceResult) -> str:
 
 
 def _mark(verdict: str) -> str:
-    return {"pass": "pass", "fail": "**FAIL**", "absent": "absent"}.get(verdict, verdict)
+    return {"pass": "pass", "fail": "**FAIL**", "absent": "absent", "inconclusive": "**INCONCLUSIVE**"}.get(
+        verdict, verdict
+    )
 
 
 def _cell(text: str) -> str:

@@ -13,14 +13,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail", "absent"]
-VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "absent")
+Verdict = Literal["pass", "fail", "absent", "inconclusive"]
+VERDICTS: tuple[Verdict, ...] = ("pass", "fail", "absent", "inconclusive")
 
 
 @dataclass(frozen=True)
 class Point:
     """One contract point: `pass` (held), `fail` (broken, `evidence` says how), `absent` (the profile declares
-    the target lacks it, so it was not exercised). `data` holds the facts behind the evidence, JSON-ready."""
+    the target lacks it, so it was not exercised), `inconclusive` (exercised, but what it saw was too little to
+    judge: `evidence` says what was missing; never a pass). `data` holds the facts behind the evidence, JSON-ready."""
 
     name: str
     verdict: Verdict
@@ -38,6 +39,10 @@ def failed(name: str, evidence: str, **data: Any) -> Point:
 
 def absent(name: str, feature: str) -> Point:
     return Point(name, "absent", f"the profile declares no {feature}")
+
+
+def inconclusive(name: str, evidence: str, **data: Any) -> Point:
+    return Point(name, "inconclusive", evidence, data)
 
 
 def judged(name: str, ok: bool, evidence: str, **data: Any) -> Point:
@@ -59,8 +64,8 @@ class ConformanceResult:
 
     @property
     def ok(self) -> bool:
-        """No point failed (absent ones are the target's declared shape, not a defect)."""
-        return all(p.verdict != "fail" for p in self.points)
+        """No point failed or judged too little (absent ones are the target's declared shape, not a defect)."""
+        return all(p.verdict in ("pass", "absent") for p in self.points)
 
     @property
     def counts(self) -> dict[str, int]:

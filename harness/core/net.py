@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from harness.core.errors import HarnessError, StackStartError
 
@@ -39,6 +40,26 @@ def redis_ping(port: int, host: str = LOOPBACK) -> Callable[[], bool]:
             return False
 
     return ready
+
+
+def redis_clients(url: str) -> int | None:
+    """Redis's `connected_clients` (INFO clients) at a redis:// URL, or None when it does not answer."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or LOOPBACK, parts.port or 6379), timeout=1.0) as sock:
+            sock.sendall(b"INFO clients\r\n")
+            data = b""
+            while b"connected_clients:" not in data or not data.endswith(b"\r\n"):
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        return None
+    for line in data.decode(errors="replace").splitlines():
+        if line.startswith("connected_clients:"):
+            return int(line.partition(":")[2])
+    return None
 
 
 def http_ok(url: str, code: int = 200) -> Callable[[], bool]:

@@ -198,6 +198,11 @@ class History(Closing):
         line.setdefault("fault", repr(window))
         self._write({"type": "fault", **line}, time.monotonic())
 
+    def record_sample(self, what: str, value: int) -> None:
+        """A sampled resource figure of the target (e.g. "redis_clients"): the checker compares the first and
+        the last of each kind (`resource_leak`)."""
+        self._write({"type": "sample", "op": what, "size": int(value)}, time.monotonic())
+
     def _write(self, line: dict[str, Any], mono: float) -> None:
         line["wall"] = time.time()
         line["mono"] = mono

@@ -70,6 +70,9 @@ class Follower:
         self.cancels: list[tuple[str, int]] = []  # (job, ref) of events showing a cancelled end
 
 
+UNARY_OPS = ASYNC_OPS - {"stream"}  # one answer each (a stream's silence is judged by its gaps)
+
+
 class Index:
     """Everything the invariants and the statistics look up; `feed` it the merged history a block at a time."""
 
@@ -85,6 +88,19 @@ class Index:
         self.requested: dict[str, Any] = {}  # clientRequestId -> (job, ref) or {job: ref} of its answered starts
         self.windows: dict[tuple[Any, Any], int] = {}  # (fault, start_mono) -> ref of its latest form
         self.request_findings: list[tuple[str, str | None, int]] = []  # (kind, job, ref) in completion order
+        # Async requests that got no answer within the budget (client timeouts): (invoke wall, wall, job, ref).
+        # A hang is the service's when a dependency's fault was in force (a Redis outage should fail fast).
+        self.unanswered: list[tuple[float, float, str | None, int]] = []
+        self.spans: dict[tuple[Any, Any], tuple[str, float, float | None]] = {}  # window -> (target, start, end)
+        self.conn_events: dict[str, int] = {}  # events per open stream connection (op_id)
+        # Stream connections the server closed after at most one event, no terminal one: (invoke, wall, job, ref).
+        self.early_closes: list[tuple[float, float, str | None, int]] = []
+        # Stream connections the client ended unanswered (its deadline or read timeout): (wall, job, ref).
+        self.given_up: list[tuple[float, str | None, int]] = []
+        # Downloads refused or broken (a definite failure): (invoke wall, job, ref).
+        self.download_failures: list[tuple[float, str, int]] = []
+        self.samples: dict[str, list[tuple[int, int]]] = {}  # what -> [(value, ref)] of its first and last sample
+        self.in_flight = self.peak_in_flight = 0  # client requests open at once (a pool never needs more)
         self.checksum_findings: list[tuple[str | None, int]] = []
         self.gap_findings: list[tuple[str | None, int]] = []
         self.end_wall = 0.0  # the latest wall time of the history (set from the facts when the pass ends)
@@ -114,20 +130,30 @@ class Index:
                 end_wall = wall
             kind = rec.type
             if kind == "invoke":
+                self.in_flight += 1
+                if self.in_flight > self.peak_in_flight:
+                    self.peak_in_flight = self.in_flight
                 op = rec.op
                 if op == "stream":
                     opened(open_ops, wall, ref, rec)
                 elif op == "cancel" and rec.job_id:
                     self.job(rec.job_id).cancelled_by_client = True
             elif kind in OUTCOMES:
+                self.in_flight -= 1
                 self._completion(wall, ref, rec)
             elif kind == "event":
                 if rec.job_id:
                     self._event(wall, ref, rec)
+            elif kind == "sample":
+                held = self.samples.setdefault(rec.op, [])
+                held[1:] = [(rec.size or 0, ref)]
+                if len(held) == 1:
+                    held.append(held[0])
             elif kind == "fault":
                 key = (rec.fault, rec.start_mono)
                 if key not in self.windows or rec.end_mono is not None:
                     self.windows[key] = ref
+                    self.spans[key] = (rec.target or "", rec.start_wall or wall, rec.end_wall)
         self.end_wall = end_wall
         if end_wall > self._trim_at:
             self._trim(end_wall)
@@ -137,15 +163,21 @@ class Index:
         if rec.http_status in PROXY_TIMEOUT_CODES and (op in ASYNC_OPS or self.params.legacy_strict):
             kind = "proxy_timeout" if op in ASYNC_OPS else "legacy_proxy_timeout"
             self.request_findings.append((kind, job_id, ref))
+        elif (code := rec.http_status) is not None and code >= 500 and code != 503 and op in ASYNC_OPS:
+            self.request_findings.append(("server_error", job_id, ref))  # the service's own 5xx: not a fast 503
         budget_s = self.params.budget_s
         if budget_s is not None and outcome != "info" and op in ASYNC_OPS:
             took = latency if op != "stream" else self._first_event(rec)
             if took is not None and took > budget_s:
                 self.request_findings.append(("over_budget", job_id, ref))
+        elif budget_s is not None and rec.error == "timeout" and op in UNARY_OPS and (latency or 0.0) >= budget_s:
+            self.unanswered.append((wall - (latency or 0.0), wall, job_id, ref))
         if rec.checksum_ok is False:
             self.checksum_findings.append((job_id, ref))
         if op == "stream":
             self._stream_done(ref, rec)
+        elif op in ("download", "artifact") and outcome == "fail" and job_id and rec.checksum_ok is not False:
+            self.download_failures.append((rec.invoke_wall, job_id, ref))
         if job_id:
             if outcome != "info" and op in FOLLOWED_OPS and rec.status:
                 self._observe(job_id, wall - (latency or 0.0), wall, ref, rec)
@@ -165,6 +197,11 @@ class Index:
 
     def _stream_done(self, ref: int, rec: RecordLike) -> None:
         self.ended[rec.follower or rec.op_id] = rec.type == "ok" or rec.error == "eof_before_terminal"
+        events = self.conn_events.pop(rec.op_id, 0)
+        if rec.error == "eof_before_terminal" and events <= 1:
+            self.early_closes.append((rec.invoke_wall, rec.wall, rec.job_id, ref))
+        elif rec.error in ("deadline", "timeout") and rec.http_status == 200:
+            self.given_up.append((rec.wall, rec.job_id, ref))
         idle_timer_s = self.params.idle_timer_s
         if idle_timer_s is not None and (rec.max_gap_s or 0) >= idle_timer_s:
             self.gap_findings.append((rec.job_id, ref))
@@ -229,6 +266,7 @@ class Index:
             self.logged.append(track)
 
     def _event(self, wall: float, ref: int, rec: RecordLike) -> None:
+        self.conn_events[rec.op_id] = self.conn_events.get(rec.op_id, 0) + 1
         job_id = rec.job_id or ""
         key = rec.follower or rec.op_id
         follower = self.followers.get(key)

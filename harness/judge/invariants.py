@@ -150,6 +150,43 @@ def check_identity(ix: Index, params: CheckParams) -> list[Finding]:
     return found
 
 
+def check_artifacts(ix: Index, params: CheckParams) -> list[Finding]:
+    """A completed job's artifact can be fetched: a download asked after the job was seen completed that is
+    refused (not ready, not found) or leads to a URL that answers no artifact is `artifact_unreachable`."""
+    found = []
+    for invoked, job_id, ref in ix.download_failures:
+        finished = _finished(ix.jobs[job_id]) if job_id in ix.jobs else None
+        if finished is not None and finished[2] == "completed" and finished[0] <= invoked:
+            found.append(Finding("artifact_unreachable", job_id, (ref, finished[1]), _unreachable(ref, finished[1])))
+    return found
+
+
+def _unreachable(ref: int, seen: int) -> Callable[[Lines], str]:
+    def say(lines: Lines) -> str:
+        rec = lines[ref]
+        answer = rec.http_status or rec.error
+        return f"{rec.op} answered {answer} ({rec.source}) after the job was seen completed ({lines[seen].source})"
+
+    return say
+
+
+LEAK_MIN = 5  # growth (and at least half the baseline) that counts as a leak, not the noise of reconnections
+
+
+def check_resources(ix: Index, params: CheckParams) -> list[Finding]:
+    """What a run holds once its load has drained comes back near what it held before. A connection pool may
+    keep what its busiest moment needed (at most one connection per client request in flight at once), so a
+    sampled figure (Redis clients...) is a `resource_leak` when it grew by more than that peak, plus LEAK_MIN
+    and half its first value: more than the load could ever have needed at once."""
+    found = []
+    peak = ix.peak_in_flight
+    for what, ((first, first_ref), (last, last_ref)) in ix.samples.items():
+        if last - first > max(LEAK_MIN, first // 2) + peak:
+            say = _said(f"{what} {first} -> {last} once the load had drained (at most {peak} requests in flight)")
+            found.append(Finding("resource_leak", None, (first_ref, last_ref), say))
+    return found
+
+
 def _mismatch(rec: Record) -> str:
     return f"artifact bytes do not hash to the status checksum ({rec.source})"
 
@@ -159,13 +196,31 @@ def duplicated(ix: Index) -> int:
     return sum(1 for by_job in ix.requested.values() if isinstance(by_job, dict))
 
 
+DEPENDENCIES = frozenset({"redis"})  # a fault on one of these should meet a fast failure (503), never a hang
+
+
 def check_requests(ix: Index, params: CheckParams) -> list[Finding]:
-    """Invariant 4: no proxy timeout in the async flow (on the legacy endpoint only if strict), none over budget."""
+    """Invariant 4: no proxy timeout in the async flow (on the legacy endpoint only if strict), none over budget,
+    no 5xx of the service's own other than a 503, and no request left unanswered past its budget while a
+    dependency (Redis) was down: the service must fail fast instead of hanging."""
     slow = functools.partial(_over_budget, budget_s=params.budget_s or 0.0)
-    return [
+    found = [
         Finding(kind, job_id, (ref,), _about(slow if kind == "over_budget" else _cut, ref))
         for kind, job_id, ref in ix.request_findings
     ]
+    down = [(start, end) for target, start, end in ix.spans.values() if target in DEPENDENCIES]
+    hung = functools.partial(_hung, budget_s=params.budget_s or 0.0)
+    for invoked, answered, job_id, ref in ix.unanswered:
+        if any(invoked <= (end if end is not None else answered) and answered >= start for start, end in down):
+            found.append(Finding("hung_request", job_id, (ref,), _about(hung, ref)))
+    return found
+
+
+def _hung(rec: Record, budget_s: float) -> str:
+    return (
+        f"{rec.op} got no answer in {rec.latency_s or 0:.3f} s (budget {budget_s:g} s) while a dependency was down: "
+        f"a hang, not a fast 503 ({rec.source})"
+    )
 
 
 def _cut(rec: Record) -> str:
@@ -193,7 +248,32 @@ def check_streams(ix: Index, params: CheckParams) -> list[Finding]:
             )
     gap = functools.partial(_gap, idle_timer_s=params.idle_timer_s or 0.0)
     found += [Finding("sse_gap", job_id, (ref,), _about(gap, ref)) for job_id, ref in ix.gap_findings]
+    faults = [(start, end) for _, start, end in ix.spans.values()]
+    for invoked, closed_at, job_id, ref in ix.early_closes:
+        if not any(invoked <= (end if end is not None else closed_at) and closed_at >= start for start, end in faults):
+            found.append(Finding("sse_early_close", job_id, (ref,), _about(_early, ref)))
+    bound = params.idle_timer_s or 0.0
+    for gave_up, job_id, ref in ix.given_up:
+        finished = _finished(ix.jobs[job_id]) if job_id in ix.jobs else None
+        if finished is not None and finished[0] < gave_up - bound:
+            say = _missing(ref, finished[1], finished[2])
+            found.append(Finding("sse_missing_terminal", job_id, (ref, finished[1]), say))
     return found
+
+
+def _early(rec: Record) -> str:
+    return f"the server closed the stream after at most one event, none terminal, with no fault in force ({rec.source})"
+
+
+def _missing(ref: int, seen: int, state: str) -> Callable[[Lines], str]:
+    def say(lines: Lines) -> str:
+        done, stream = lines[seen], lines[ref]
+        return (
+            f"the stream was still open {stream.wall - done.wall:.2f} s after the job was seen {state} "
+            f"({done.source}) and never delivered it ({stream.source})"
+        )
+
+    return say
 
 
 def _id_break(before: int, ref: int, last: object) -> Callable[[Lines], str]:
@@ -233,4 +313,6 @@ INVARIANTS: tuple[Invariant, ...] = (
     check_requests,
     check_streams,
     check_cancels,
+    check_artifacts,
+    check_resources,
 )

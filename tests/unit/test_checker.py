@@ -363,7 +363,27 @@ def test_two_terminal_events_or_none_on_a_closed_stream_are_reported() -> None:
     twice.stream("j1", 0.0, [*_events(1), done, (2.1, "completed", 3, done[3])], (2.1, "ok", None))
     never.stream("j1", 0.0, _events(1), (2.0, "fail", "eof_before_terminal"))
     assert kinds(twice.check()) == ["sse_terminal_count"]
-    assert kinds(never.check()) == ["sse_terminal_count"]
+    assert kinds(never.check()) == ["sse_early_close", "sse_terminal_count"]  # closed after its one event
+
+
+def test_a_stream_the_server_closes_after_its_first_event_is_an_early_close_unless_a_fault_explains_it() -> None:
+    early, later = Story(), Story()
+    early.stream("j1", 0.0, _events(1), (1.5, "fail", "eof_before_terminal"))
+    later.stream("j1", 0.0, _events(1, 2, 3), (1.5, "fail", "eof_before_terminal"))  # progress came: a plain cut
+    assert "sse_early_close" in kinds(early.check()) and "sse_early_close" not in kinds(later.check())
+    early.records.append(Record("fault", 1.6, 1.6, fault="ApiRestart()", kind="api_restart", target="api",
+                                start_wall=1.2, end_wall=1.6, source="h:fault"))  # fmt: skip
+    assert "sse_early_close" not in kinds(early.check())
+
+
+def test_a_stream_still_open_long_after_its_job_finished_is_missing_its_terminal_event() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 1.0, 1.05, "completed", attempts=1, progress=100.0)
+    s.stream("j1", 0.5, _events(2), (9.0, "info", "deadline"))  # open 8 s after completed, idle timer 3 s
+    result = s.check()
+    assert kinds(result) == ["sse_missing_terminal"], render_text(result)
+    assert "still open 7.95 s after the job was seen completed" in result.anomalies[0].message
 
 
 def test_a_follower_that_gave_up_at_its_deadline_is_not_judged_on_the_terminal_event() -> None:
@@ -460,3 +480,51 @@ def test_a_fault_no_request_met_makes_the_run_inconclusive() -> None:
     s.status("j1", 39.0, 41.0, "completed", attempts=1, progress=100.0)  # one poll in flight across its start
     met = s.check()
     assert met.verdict == "VALID" and met.valid, render_text(met)
+
+
+def test_a_5xx_of_the_service_other_than_503_is_a_server_error() -> None:
+    s = clean_story()
+    s.op("status", 7.0, 7.01, "info", job_id="j1", http_status=500, error="http_500")
+    s.op("status", 7.1, 7.11, "info", job_id="j1", http_status=503, error="http_503")  # a fast refusal: fine
+    result = s.check()
+    assert kinds(result) == ["server_error"] and "status answered 500" in result.anomalies[0].message
+
+
+def test_a_request_left_hanging_while_redis_is_down_is_hung_not_indeterminate() -> None:
+    """A timeout during a Redis fault is the service hanging instead of failing fast; the same timeout with no
+    dependency down (a network fault on the edge) stays indeterminate."""
+    s = clean_story()
+    s.op("status", 10.0, 15.0, "info", job_id="j1", error="timeout")  # 5 s, budget 2 s
+    assert not s.check().anomalies
+    s.records.append(Record("fault", 16.0, 16.0, fault="RedisOutage()", kind="redis_outage", target="redis",
+                            start_wall=9.0, end_wall=16.0, source="h:fault"))  # fmt: skip
+    result = s.check()
+    assert kinds(result) == ["hung_request"], render_text(result)
+    assert "while a dependency was down" in result.anomalies[0].message
+    assert result.anomalies[0].during == ("RedisOutage()",)
+
+
+def test_a_download_refused_after_the_job_was_seen_completed_is_an_unreachable_artifact() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 5.0, 5.05, "completed", attempts=1, progress=100.0)
+    s.op("download", 5.1, 5.12, "fail", job_id="j1", http_status=404, error="not_ready")
+    result = s.check()
+    assert kinds(result) == ["artifact_unreachable"], render_text(result)
+    assert "download answered 404" in result.anomalies[0].message
+    early = Story()  # asked before it was known completed: a not-ready answer is the contract
+    early.initiate("j1", 0.0)
+    early.op("download", 1.0, 1.02, "fail", job_id="j1", http_status=404, error="not_ready")
+    early.status("j1", 5.0, 5.05, "completed", attempts=1, progress=100.0)
+    assert not early.check().anomalies
+
+
+def test_a_resource_that_grew_once_the_load_drained_is_a_leak() -> None:
+    s = clean_story()
+    s.records.insert(0, Record("sample", 0.0, 0.0, op="redis_clients", size=8, source="h:s0"))
+    s.records.append(Record("sample", 9.0, 9.0, op="redis_clients", size=11, source="h:s1"))
+    assert not s.check().anomalies  # reconnections come and go: a few more is noise
+    s.records.append(Record("sample", 9.5, 9.5, op="redis_clients", size=40, source="h:s2"))
+    result = s.check()
+    assert kinds(result) == ["resource_leak"] and "redis_clients 8 -> 40" in result.anomalies[0].message
+    assert "(at most 3 requests in flight)" in result.anomalies[0].message  # the clean story overlaps 3

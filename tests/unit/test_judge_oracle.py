@@ -52,12 +52,15 @@ class Index:
     completions: list[Record] = field(default_factory=list)
     cancelled_by_client: set[str] = field(default_factory=set)
     unknown: dict[str, Record] = field(default_factory=dict)
+    windows: list[Record] = field(default_factory=list)
     last_connection: dict[str, Record] = field(default_factory=dict)
     end_wall: float = 0.0
 
     @classmethod
     def build(cls, records: Iterable[Record]) -> Index:
         ix = cls()
+        records = list(records)
+        ix.windows = fault_windows(records)
         for rec in records:
             ix.end_wall = max(ix.end_wall, rec.wall)
             if rec.type == "invoke":
@@ -222,6 +225,9 @@ def check_requests(ix: Index, params: CheckParams) -> list[Anomaly]:
             msg = f"{rec.op} answered {rec.http_status} after {rec.latency_s or 0:.3f} s ({rec.source})"
             kind = "proxy_timeout" if flow == "async" else "legacy_proxy_timeout"
             found.append(Anomaly(kind, rec.job_id, msg, (rec,)))
+        elif rec.http_status and rec.http_status >= 500 and rec.http_status != 503 and rec.op in ASYNC_OPS:
+            msg = f"{rec.op} answered {rec.http_status} after {rec.latency_s or 0:.3f} s ({rec.source})"
+            found.append(Anomaly("server_error", rec.job_id, msg, (rec,)))
         if budget_s is None or flow == "legacy" or rec.type == "info":
             continue
         took = _took(ix, rec)
@@ -229,6 +235,15 @@ def check_requests(ix: Index, params: CheckParams) -> list[Anomaly]:
             what = "first event" if rec.op == "stream" else "answer"
             msg = f"{rec.op} {what} took {took:.3f} s > budget {budget_s:g} s ({rec.source})"
             found.append(Anomaly("over_budget", rec.job_id, msg, (rec,)))
+    down = [w for w in ix.windows if w.target == "redis"]
+    for rec in ix.completions:
+        took = rec.latency_s or 0.0
+        if budget_s is None or rec.error != "timeout" or rec.op not in ASYNC_OPS - {"stream"} or took < budget_s:
+            continue
+        if any(rec.invoke_wall <= (w.end_wall or rec.wall) and rec.wall >= (w.start_wall or w.wall) for w in down):
+            msg = (f"{rec.op} got no answer in {took:.3f} s (budget {budget_s:g} s) while a dependency was down: "
+                   f"a hang, not a fast 503 ({rec.source})")  # fmt: skip
+            found.append(Anomaly("hung_request", rec.job_id, msg, (rec,)))
     return found
 
 
@@ -243,6 +258,20 @@ def _took(ix: Index, rec: Record) -> float | None:
         return rec.latency_s
     opened = ix.invokes.get(rec.op_id)
     return None if opened is None or opened.last_event_id is not None else rec.first_event_s
+
+
+def check_artifacts(ix: Index, params: CheckParams) -> list[Anomaly]:
+    """A download asked after its job was seen completed that fails is `artifact_unreachable`."""
+    found = []
+    for rec in ix.completions:
+        if rec.op not in ("download", "artifact") or rec.type != "fail" or not rec.job_id or rec.checksum_ok is False:
+            continue
+        seen = [o.rec for o in ix.observations.get(rec.job_id, [])] + ix.job_events.get(rec.job_id, [])
+        done = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
+        if done is not None and terminal_of(done) == "completed" and done.wall <= rec.invoke_wall:
+            msg = f"{rec.op} answered {rec.http_status or rec.error} ({rec.source}) after the job was seen completed"
+            found.append(Anomaly("artifact_unreachable", rec.job_id, f"{msg} ({done.source})", (rec, done)))
+    return found
 
 
 def check_streams(ix: Index, params: CheckParams) -> list[Anomaly]:
@@ -262,6 +291,27 @@ def check_streams(ix: Index, params: CheckParams) -> list[Anomaly]:
         if rec.op == "stream" and idle_timer_s is not None and (rec.max_gap_s or 0) >= idle_timer_s:
             msg = f"{rec.max_gap_s:.3f} s without a byte >= idle timer {idle_timer_s:g} s ({rec.source})"
             found.append(Anomaly("sse_gap", rec.job_id, msg, (rec,)))
+    per_connection = Counter(r.op_id for events in ix.events.values() for r in events)
+    windows = [((w.start_wall or w.wall), w.end_wall) for w in ix.windows]
+    streams = [rec for rec in ix.completions if rec.op == "stream"]
+    for rec in streams:
+        if rec.error != "eof_before_terminal" or per_connection[rec.op_id] > 1:
+            continue
+        if not any(
+            rec.invoke_wall <= (end if end is not None else rec.wall) and rec.wall >= start for start, end in windows
+        ):
+            msg = "the server closed the stream after at most one event, none terminal, with no fault in force"
+            msg += f" ({rec.source})"
+            found.append(Anomaly("sse_early_close", rec.job_id, msg, (rec,)))
+    for rec in streams:
+        if rec.error not in ("deadline", "timeout") or rec.http_status != 200 or rec.job_id is None:
+            continue
+        seen = [o.rec for o in ix.observations.get(rec.job_id, [])] + ix.job_events.get(rec.job_id, [])
+        done = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
+        if done is not None and done.wall < rec.wall - (idle_timer_s or 0.0):
+            msg = (f"the stream was still open {rec.wall - done.wall:.2f} s after the job was seen {terminal_of(done)} "
+                   f"({done.source}) and never delivered it ({rec.source})")  # fmt: skip
+            found.append(Anomaly("sse_missing_terminal", rec.job_id, msg, (rec, done)))
     return found
 
 
@@ -300,6 +350,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     check_requests,
     check_streams,
     check_cancels,
+    check_artifacts,
 )
 
 

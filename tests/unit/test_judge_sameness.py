@@ -24,7 +24,8 @@ pytestmark = pytest.mark.unit
 KINDS = {
     *("lost_job", "deadline_missed", "status_regression", "progress_regression", "duplicate_job", "shared_job"),
     *("checksum_mismatch", "proxy_timeout", "legacy_proxy_timeout", "over_budget", "sse_gap", "sse_id_order"),
-    *("sse_terminal_count", "unexpected_cancel"),
+    *("sse_terminal_count", "unexpected_cancel", "server_error", "sse_early_close", "sse_missing_terminal"),
+    "artifact_unreachable",
 }
 BASE = CheckParams(deadline_s=50.0, idle_timer_s=3.0, budget_s=2.0)
 STATUSES = ["queued", "running", "processing_artifacts", "completed", "failed", "cancelled", "expired", "weird"]
