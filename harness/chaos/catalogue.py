@@ -65,7 +65,7 @@ CASES: tuple[ChaosCase, ...] = (
     ChaosCase("redis-restart", lambda: RedisRestart(graceful=True)),
     ChaosCase("redis-sigkill", lambda: RedisRestart(graceful=False)),
     ChaosCase("redis-pause", RedisPause),
-    ChaosCase("redis-outage", RedisOutage, hold_s=10.0),
+    ChaosCase("redis-outage", RedisOutage, hold_s=30.0),  # past a front's 15 s short-route timer: a hang shows
     ChaosCase("worker-sigkill", lambda: WorkerKill(index=0)),
     ChaosCase("api-restart", ApiRestart, tolerate=prompt_502_during_api_restart),
     ChaosCase("reset-peer-edge", lambda: ResetPeer("edge")),

@@ -88,7 +88,8 @@ class Index:
         self.requested: dict[str, Any] = {}  # clientRequestId -> (job, ref) or {job: ref} of its answered starts
         self.windows: dict[tuple[Any, Any], int] = {}  # (fault, start_mono) -> ref of its latest form
         self.request_findings: list[tuple[str, str | None, int]] = []  # (kind, job, ref) in completion order
-        # Async requests that got no answer within the budget (client timeouts): (invoke wall, wall, job, ref).
+        # Async requests with no definite answer within the budget (a client timeout, a late 5xx): (invoke wall,
+        # wall, job, ref).
         # A hang is the service's when a dependency's fault was in force (a Redis outage should fail fast).
         self.unanswered: list[tuple[float, float, str | None, int]] = []
         self.spans: dict[tuple[Any, Any], tuple[str, float, float | None]] = {}  # window -> (target, start, end)
@@ -170,8 +171,8 @@ class Index:
             took = latency if op != "stream" else self._first_event(rec)
             if took is not None and took > budget_s:
                 self.request_findings.append(("over_budget", job_id, ref))
-        elif budget_s is not None and rec.error == "timeout" and op in UNARY_OPS and (latency or 0.0) >= budget_s:
-            self.unanswered.append((wall - (latency or 0.0), wall, job_id, ref))
+        elif budget_s is not None and outcome == "info" and op in UNARY_OPS and (latency or 0.0) >= budget_s:
+            self.unanswered.append((wall - (latency or 0.0), wall, job_id, ref))  # a timeout, or a late 503/5xx
         if rec.checksum_ok is False:
             self.checksum_findings.append((job_id, ref))
         if op == "stream":

@@ -170,18 +170,18 @@ def _unreachable(ref: int, seen: int) -> Callable[[Lines], str]:
     return say
 
 
-LEAK_MIN = 5  # growth (and at least half the baseline) that counts as a leak, not the noise of reconnections
+LEAK_MIN = 5  # the least growth beyond the load's peak that counts as a leak, not the noise of reconnections
 
 
 def check_resources(ix: Index, params: CheckParams) -> list[Finding]:
     """What a run holds once its load has drained comes back near what it held before. A connection pool may
     keep what its busiest moment needed (at most one connection per client request in flight at once), so a
-    sampled figure (Redis clients...) is a `resource_leak` when it grew by more than that peak, plus LEAK_MIN
-    and half its first value: more than the load could ever have needed at once."""
+    sampled figure (Redis clients...) is a `resource_leak` when it grew by more than that peak plus its first
+    value (at least LEAK_MIN): more than reconnecting everything and the load's busiest moment could need."""
     found = []
     peak = ix.peak_in_flight
     for what, ((first, first_ref), (last, last_ref)) in ix.samples.items():
-        if last - first > max(LEAK_MIN, first // 2) + peak:
+        if last - first > max(LEAK_MIN, first) + peak:
             say = _said(f"{what} {first} -> {last} once the load had drained (at most {peak} requests in flight)")
             found.append(Finding("resource_leak", None, (first_ref, last_ref), say))
     return found
@@ -218,8 +218,8 @@ def check_requests(ix: Index, params: CheckParams) -> list[Finding]:
 
 def _hung(rec: Record, budget_s: float) -> str:
     return (
-        f"{rec.op} got no answer in {rec.latency_s or 0:.3f} s (budget {budget_s:g} s) while a dependency was down: "
-        f"a hang, not a fast 503 ({rec.source})"
+        f"{rec.op} got {rec.http_status or 'no answer'} after {rec.latency_s or 0:.3f} s (budget {budget_s:g} s) "
+        f"while a dependency was down: a hang, not a fast 503 ({rec.source})"
     )
 
 

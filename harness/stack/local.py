@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import ConfigError, StackStartError
+from harness.core.errors import ConfigError, StackStartError, ToxiproxyError
 from harness.core.net import LOOPBACK, free_port, http_ok, wait_healthy
 from harness.core.processes import ManagedProcess
 from harness.faults.toxiproxy import Proxy, ToxiproxyClient
@@ -86,13 +86,7 @@ class LocalStack(StackSurface):
         ports = {name: free_port() for name in ("redis", "api", "front", "origin", "p_redis", "p_api")}
         ports["p_edge"] = self.config.edge_port or free_port()
         self._launch(redis_process(ports["redis"], self.workdir / "redis", self.log_dir, self.config.aof))
-        self.toxiproxy.populate(
-            [
-                Proxy("redis", f"{LOOPBACK}:{ports['redis']}", f"{LOOPBACK}:{ports['p_redis']}", True),
-                Proxy("api", f"{LOOPBACK}:{ports['api']}", f"{LOOPBACK}:{ports['p_api']}", True),
-                Proxy("edge", f"{LOOPBACK}:{ports['front']}", f"{LOOPBACK}:{ports['p_edge']}", True),
-            ]
-        )
+        self._populate(ports)
         run = ServiceRun(
             self.service,
             f"redis://{LOOPBACK}:{ports['p_redis']}/0",
@@ -122,6 +116,25 @@ class LocalStack(StackSurface):
         )
         health = self.service.health_path
         wait_healthy(f"{self._endpoints.edge_url}{health}", 10.0, "the chain (edge -> front -> API)")
+
+    def _populate(self, ports: dict[str, int], tries: int = 5) -> None:
+        """The three proxies on the free ports chosen; a port taken meanwhile (by another process's outgoing
+        connection: free ports come from the ephemeral range) is chosen again, a few times at most."""
+        for attempt in range(tries):
+            try:
+                self.toxiproxy.populate(
+                    [
+                        Proxy("redis", f"{LOOPBACK}:{ports['redis']}", f"{LOOPBACK}:{ports['p_redis']}", True),
+                        Proxy("api", f"{LOOPBACK}:{ports['api']}", f"{LOOPBACK}:{ports['p_api']}", True),
+                        Proxy("edge", f"{LOOPBACK}:{ports['front']}", f"{LOOPBACK}:{ports['p_edge']}", True),
+                    ]
+                )
+                return
+            except ToxiproxyError as exc:
+                if "address already in use" not in str(exc) or attempt == tries - 1:
+                    raise
+                fixed = {"p_edge"} if self.config.edge_port else set()
+                ports.update({name: free_port() for name in ("p_redis", "p_api", "p_edge") if name not in fixed})
 
     @contextlib.contextmanager
     def _spec_fields(self, role: str) -> Iterator[None]:

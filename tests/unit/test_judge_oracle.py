@@ -238,11 +238,11 @@ def check_requests(ix: Index, params: CheckParams) -> list[Anomaly]:
     down = [w for w in ix.windows if w.target == "redis"]
     for rec in ix.completions:
         took = rec.latency_s or 0.0
-        if budget_s is None or rec.error != "timeout" or rec.op not in ASYNC_OPS - {"stream"} or took < budget_s:
+        if budget_s is None or rec.type != "info" or rec.op not in ASYNC_OPS - {"stream"} or took < budget_s:
             continue
         if any(rec.invoke_wall <= (w.end_wall or rec.wall) and rec.wall >= (w.start_wall or w.wall) for w in down):
-            msg = (f"{rec.op} got no answer in {took:.3f} s (budget {budget_s:g} s) while a dependency was down: "
-                   f"a hang, not a fast 503 ({rec.source})")  # fmt: skip
+            msg = (f"{rec.op} got {rec.http_status or 'no answer'} after {took:.3f} s (budget {budget_s:g} s) "
+                   f"while a dependency was down: a hang, not a fast 503 ({rec.source})")  # fmt: skip
             found.append(Anomaly("hung_request", rec.job_id, msg, (rec,)))
     return found
 
