@@ -145,6 +145,7 @@ class Workload(Running):
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[JobOutcome]] = []
         self._acks = 0
+        self._finished = 0  # users done, whatever their outcome
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._started = 0.0
@@ -156,9 +157,12 @@ class Workload(Running):
         return self
 
     def wait_acknowledged(self, count: int, timeout: float) -> bool:
-        """True once `count` jobs are acknowledged (bounded by `timeout` seconds)."""
+        """True once `count` jobs are acknowledged (bounded by `timeout` seconds); False at once when every user
+        has finished short of it (no acknowledgment can come any more)."""
+        wanted = min(count, len(self.plans))
         with self._cond:
-            return self._cond.wait_for(lambda: self._acks >= min(count, len(self.plans)), timeout)
+            self._cond.wait_for(lambda: self._acks >= wanted or self._finished == len(self.plans), timeout)
+            return self._acks >= wanted
 
     def join(self, timeout: float) -> WorkloadSummary:
         """Wait for every user to finish (bounded); users still running at the timeout are told to stop."""
@@ -202,6 +206,10 @@ class Workload(Running):
             return self._user(plan)
         except _Stopped:
             return JobOutcome(plan, None, None)
+        finally:
+            with self._cond:
+                self._finished += 1
+                self._cond.notify_all()
 
     def _user(self, plan: JobPlan) -> JobOutcome:
         self._wait(plan.start_after_s)

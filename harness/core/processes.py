@@ -77,6 +77,7 @@ class ManagedProcess:
         self.ready = ready
         self.cwd = cwd
         self.proc: subprocess.Popen[bytes] | None = None
+        self.start_timeout = 15.0  # how long a start waits for `ready` unless told
 
     def __repr__(self) -> str:
         return f"ManagedProcess({self.name!r}, pid={self.pid})"
@@ -89,7 +90,7 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float | None = None) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             log.write(f"--- start {' '.join(self.argv)}\n".encode())
@@ -102,7 +103,7 @@ class ManagedProcess:
                 raise StackStartError(
                     f"{self.name}: cannot run {self.argv[0]!r} ({exc}); is it installed? `harness doctor` says how"
                 ) from exc
-        self.wait_ready(timeout)
+        self.wait_ready(self.start_timeout if timeout is None else timeout)
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -153,7 +154,7 @@ class ManagedProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    def restart(self, *, graceful: bool = True, timeout: float = 15.0) -> None:
+    def restart(self, *, graceful: bool = True, timeout: float | None = None) -> None:
         if graceful:
             self.stop()
         else:

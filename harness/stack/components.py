@@ -100,7 +100,7 @@ class ServiceRun:
 
     def api(self, port: int, log_dir: Path, name: str = "api") -> ManagedProcess:
         health = f"http://{LOOPBACK}:{port}{self.spec.health_path}"
-        return ManagedProcess(
+        proc = ManagedProcess(
             name,
             self.argv("api", port=port),
             log_dir / f"{name}.log",
@@ -108,6 +108,8 @@ class ServiceRun:
             ready=http_ok(health, self.spec.health_code),
             cwd=self.spec.cwd("api"),
         )
+        proc.start_timeout = self.spec.start_timeout_s
+        return proc
 
     def worker(self, index: int, log_dir: Path, concurrency: int = 50) -> ManagedProcess:
         process = {"index": index, "concurrency": concurrency}
@@ -119,6 +121,7 @@ class ServiceRun:
             env=self.env("worker", **process),
             cwd=self.spec.cwd("worker"),
         )
+        proc.start_timeout = self.spec.start_timeout_s
         marker = self.spec.role("worker").ready_log
         proc.ready = _fresh_marker(proc, marker.encode()) if marker else None
         return proc

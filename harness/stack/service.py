@@ -83,6 +83,7 @@ class ServiceSpec:
     env: Mapping[str, str]
     health_path: str = "/health"
     health_code: int = 200
+    start_timeout_s: float = 15.0  # how long a role may take to be ready (healthy, or its ready_log printed)
     stop_signal: int = signal.SIGTERM
     stop_grace_s: float = 5.0
     jobs: Mapping[str, str] = field(default_factory=dict)
@@ -172,6 +173,7 @@ def parse_service(data: Mapping[str, Any], path: Path) -> ServiceSpec:
         env=_env(data.get("env", {}), f"{where} [env]"),
         health_path=_text(health.get("path", "/health"), f"{where} [health].path"),
         health_code=_int(health.get("code", 200), f"{where} [health].code", 100, 599),
+        start_timeout_s=float(_int(health.get("timeout_s", 15), f"{where} [health].timeout_s", 1, 600)),
         stop_signal=_signal(stop.get("signal", "SIGTERM"), f"{where} [stop].signal"),
         stop_grace_s=float(_int(stop.get("grace_s", 5), f"{where} [stop].grace_s", 0, 600)),
         jobs=_env(data.get("jobs", {}), f"{where} [jobs]"),

@@ -60,8 +60,14 @@ def test_a_users_spec_runs_its_own_commands_and_env(tmp_path: Path, time_scale: 
     ("edit", "message"),
     [
         (lambda d: d["local"]["api"].update(command=["/nonexistent/my-api", "--port", "{port}"]), r"api: cannot run"),
-        (lambda d: d["health"].update(path="/no-such-health"), r"^api not ready after 15.0 s \(log: .*api.log\)"),
-        (lambda d: d["local"]["worker"].update(ready_log="never printed"), WORKER_NEVER_READY),
+        (
+            lambda d: d["health"].update(path="/no-such-health", timeout_s=3),
+            r"^api not ready after 3.0 s \(log: .*api.log\)",
+        ),
+        (
+            lambda d: (d["health"].update(timeout_s=3), d["local"]["worker"].update(ready_log="never printed")),
+            WORKER_NEVER_READY,
+        ),
     ],
     ids=["bad-command", "never-healthy", "worker-never-ready"],
 )

@@ -55,6 +55,7 @@ def test_a_service_that_does_not_scale_runs_at_scale_one() -> None:
         (lambda d: d["stop"].update(signal="SIGNOPE"), r"\[stop\].signal='SIGNOPE' is not a signal name"),
         (lambda d: d["health"].update(path="health"), r"\[health\].path='health': give a path like /health"),
         (lambda d: d["health"].update(code=99), r"\[health\].code=99 is out of range"),
+        (lambda d: d["health"].update(timeout_s=0), r"\[health\].timeout_s=0 is out of range; use a number from 1"),
         (
             lambda d: d["containers"].update(build={"context": "."}),
             r"\[containers\]: give either image = .* or build = ",
