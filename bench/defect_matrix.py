@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
@@ -64,8 +65,13 @@ def judge_variant(defect: str, scale: float, jobs: int, out: Path) -> tuple[set[
         workload = WorkloadConfig.for_params(params, stack.time_scale, jobs=jobs, concurrency=4, seed=5)
         for case in CASES:
             path = out / f"{defect}-{case}.jsonl"
+            # The disconnect case churns streams: short jobs, all followed over SSE, many more streams over the
+            # run than requests ever in flight at once (what tells a leak from a pool).
+            churn = replace(workload, jobs=32, sse=1.0, min_job_s=10.0, max_job_s=20.0)
+            load = churn if case == CASES[0] else workload
             with History(path) as history:
-                run_case(stack, history, BY_NAME[case], workload, profile=stack.profile)
+                keys = stack.service.jobs["key"]
+                run_case(stack, history, BY_NAME[case], load, profile=stack.profile, jobs_key=keys, sample_clients=True)
             verdict = check_files([path], params)
             flagged |= {a.kind for a in verdict.anomalies}
             reasons += [f"{case}: {why}" for why in verdict.inconclusive]

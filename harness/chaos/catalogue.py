@@ -7,6 +7,7 @@ jobs in every phase (queued, running, finishing, being downloaded). Durations ar
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -86,18 +87,29 @@ class CaseRun:
 
 
 def run_case(
-    stack: Target, history: History, case: ChaosCase, config: WorkloadConfig, profile: ContractProfile = V1
+    stack: Target,
+    history: History,
+    case: ChaosCase,
+    config: WorkloadConfig,
+    profile: ContractProfile = V1,
+    jobs_key: str | None = None,
+    sample_clients: bool = False,
 ) -> CaseRun:
     """Start the workload (its clients speaking `profile`), apply the case's fault once a quarter of the jobs are
-    acknowledged (bounded wait), keep it `hold_s` (modelled), remove it, and wait for every user to finish."""
+    acknowledged (bounded wait), keep it `hold_s` (modelled), remove it, and wait for every user to finish.
+    Around it, where the target's Redis is known: with `jobs_key` (the spec's `[jobs].key`, "*" for the id) the
+    jobs the service created during the case (for `ghost_job`); with `sample_clients`, its client count before
+    and after (for `resource_leak`: meaningful on a warm service under a load that opens far more connections
+    over the run than at once, such as a stream-churning one; a cold start's pools grow legitimately)."""
     config = replace(config, **case.workload)
     fault = case.fault()
     limit = scaled(config.ramp_s + config.follow_s + 60.0, config.time_scale) + 30.0
     run_id = f"{case.name}-{time.time_ns():x}"
     redis_url = stack.endpoints.redis_url  # a target the harness did not start has none to sample
-    baseline = redis_clients(redis_url) if redis_url else None
+    baseline = redis_clients(redis_url) if redis_url and sample_clients else None
     if baseline is not None:
         history.record_sample("redis_clients", baseline)
+    before = service_jobs(redis_url, jobs_key, profile) if redis_url and jobs_key else set()
     with Workload(stack.endpoints.edge_url, history, config, run_id=run_id, profile=profile) as wl:
         wl.wait_acknowledged(max(1, config.jobs // 4), timeout=scaled(config.ramp_s, config.time_scale) + 15.0)
         started = time.monotonic()
@@ -109,7 +121,28 @@ def run_case(
         summary = wl.join(timeout=limit)
     if baseline is not None:
         history.record_sample("redis_clients", drained(redis_url, baseline, scaled(DRAIN_S, config.time_scale) + 1.0))
+    if redis_url and jobs_key:
+        for job_id in sorted(service_jobs(redis_url, jobs_key, profile) - before):
+            history.record_sample("service_job", 1, job_id=job_id)
     return CaseRun(case, summary, fault_s)
+
+
+def service_jobs(redis_url: str, key: str, profile: ContractProfile) -> set[str]:
+    """The ids of the jobs the service holds in its Redis: keys matching `key` ("*" for the id) whose id has the
+    shape of the profile's job ids (a job's other keys, such as "dl:job:<id>:events", are not jobs)."""
+    import redis
+
+    head, _, tail = key.partition("*")
+    shape = re.compile(profile.job_id_pattern)
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = (k.decode(errors="replace") for k in client.scan_iter(match=key, count=1000))
+        ids = (k[len(head) : len(k) - len(tail)] for k in keys)
+        return {job_id for job_id in ids if shape.fullmatch(job_id)}
+    except redis.RedisError:
+        return set()
+    finally:
+        client.close()
 
 
 DRAIN_S = 20.0  # modelled seconds the service gets to let go of what the load made it hold

@@ -100,12 +100,13 @@ def run(args: argparse.Namespace) -> int:
     with _target(args) as (target, profile):
         front = None if args.target else stack_config(args).proxy_config
         params = check_params(front, target.time_scale, profile)
+        jobs_key = None if args.target else stack_config(args).service_spec().jobs.get("key")
         for case in cases:
             heal(target)
             config = WorkloadConfig.for_params(params, target.time_scale, jobs=args.jobs, seed=args.seed)
             path = out / f"{case.name}.jsonl"
             with History(path) as history:
-                run_case(target, history, case, config, profile=profile)
+                run_case(target, history, case, config, profile=profile, jobs_key=jobs_key)
             result = check_files([path], params)
             bad = unexpected(result, case)
             jobs = result.stats.jobs

@@ -198,10 +198,14 @@ class History(Closing):
         line.setdefault("fault", repr(window))
         self._write({"type": "fault", **line}, time.monotonic())
 
-    def record_sample(self, what: str, value: int) -> None:
-        """A sampled resource figure of the target (e.g. "redis_clients"): the checker compares the first and
-        the last of each kind (`resource_leak`)."""
-        self._write({"type": "sample", "op": what, "size": int(value)}, time.monotonic())
+    def record_sample(self, what: str, value: int, job_id: str | None = None) -> None:
+        """A sampled figure of the target (e.g. "redis_clients": the checker compares the first and the last of
+        each kind, `resource_leak`), or with `job_id` a job the service holds ("service_job": `ghost_job` when no
+        client was ever told of it)."""
+        line: dict[str, Any] = {"type": "sample", "op": what, "size": int(value)}
+        if job_id is not None:
+            line["job_id"] = job_id
+        self._write(line, time.monotonic())
 
     def _write(self, line: dict[str, Any], mono: float) -> None:
         line["wall"] = time.time()

@@ -101,6 +101,8 @@ class Index:
         # Downloads refused or broken (a definite failure): (invoke wall, job, ref).
         self.download_failures: list[tuple[float, str, int]] = []
         self.samples: dict[str, list[tuple[int, int]]] = {}  # what -> [(value, ref)] of its first and last sample
+        self.created: list[tuple[str, int]] = []  # jobs the service holds, listed by an observer: (job, ref)
+        self.cut_initiates = 0  # initiates with no definite answer (lost, or a 503): each may have made a job
         self.in_flight = self.peak_in_flight = 0  # client requests open at once (a pool never needs more)
         self.checksum_findings: list[tuple[str | None, int]] = []
         self.gap_findings: list[tuple[str | None, int]] = []
@@ -145,6 +147,8 @@ class Index:
             elif kind == "event":
                 if rec.job_id:
                     self._event(wall, ref, rec)
+            elif kind == "sample" and rec.job_id:
+                self.created.append((rec.job_id, ref))
             elif kind == "sample":
                 held = self.samples.setdefault(rec.op, [])
                 held[1:] = [(rec.size or 0, ref)]
@@ -177,6 +181,12 @@ class Index:
             self.checksum_findings.append((job_id, ref))
         if op == "stream":
             self._stream_done(ref, rec)
+        elif (
+            op == "initiate"
+            and outcome == "info"
+            and (rec.error in ("timeout", "disconnected") or rec.http_status == 503)
+        ):
+            self.cut_initiates += 1  # its outcome is unknown: a 503 may come after the write (a dependency timeout)
         elif op in ("download", "artifact") and outcome == "fail" and job_id and rec.checksum_ok is not False:
             self.download_failures.append((rec.invoke_wall, job_id, ref))
         if job_id:

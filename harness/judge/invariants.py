@@ -170,6 +170,18 @@ def _unreachable(ref: int, seen: int) -> Callable[[Lines], str]:
     return say
 
 
+def check_ghosts(ix: Index, params: CheckParams) -> list[Finding]:
+    """Every job the service created was told to a client. An initiate with no definite answer (a timeout, a cut
+    connection, a 503 that may follow a write its dependency timed out on) may have made a job its client never
+    learns of; beyond those, a job an observer found in the service's store that no answer ever named (made by
+    an initiate answered 500...) is a `ghost_job`."""
+    unknown = [(job_id, ref) for job_id, ref in ix.created if job_id not in ix.jobs]
+    excess = len(unknown) - ix.cut_initiates
+    say = f"the service holds {len(unknown)} job(s) no client was ever told of, {ix.cut_initiates} explained by "
+    say += "initiates with no definite answer"
+    return [Finding("ghost_job", job_id, (ref,), _said(f"{say}: {job_id} is one")) for job_id, ref in unknown[:excess]]
+
+
 LEAK_MIN = 5  # the least growth beyond the load's peak that counts as a leak, not the noise of reconnections
 
 
@@ -315,4 +327,5 @@ INVARIANTS: tuple[Invariant, ...] = (
     check_cancels,
     check_artifacts,
     check_resources,
+    check_ghosts,
 )

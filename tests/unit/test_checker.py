@@ -528,3 +528,20 @@ def test_a_resource_that_grew_once_the_load_drained_is_a_leak() -> None:
     result = s.check()
     assert kinds(result) == ["resource_leak"] and "redis_clients 8 -> 40" in result.anomalies[0].message
     assert "(at most 3 requests in flight)" in result.anomalies[0].message  # the clean story overlaps 3
+
+
+def test_a_job_the_service_holds_that_no_client_was_told_of_is_a_ghost() -> None:
+    s = clean_story()
+    s.op("initiate", 7.0, 7.2, "info", client_request_id=None, http_status=500, error="http_500")
+    s.records.append(Record("sample", 9.0, 9.0, op="service_job", size=1, job_id="j1", source="h:s1"))
+    assert not [a for a in s.check().anomalies if a.kind == "ghost_job"]  # j1 was acknowledged to its client
+    s.records.append(Record("sample", 9.1, 9.1, op="service_job", size=1, job_id="j9", source="h:s2"))
+    ghosts = [a for a in s.check().anomalies if a.kind == "ghost_job"]
+    assert [a.job_id for a in ghosts] == ["j9"] and "no client was ever told of" in ghosts[0].message
+
+
+def test_a_job_behind_an_initiate_the_network_cut_is_not_counted_a_ghost() -> None:
+    s = clean_story()
+    s.op("initiate", 7.0, 9.0, "info", client_request_id=None, error="timeout")  # the answer was lost
+    s.records.append(Record("sample", 9.5, 9.5, op="service_job", size=1, job_id="j9", source="h:s1"))
+    assert not [a for a in s.check().anomalies if a.kind == "ghost_job"]

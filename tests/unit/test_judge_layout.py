@@ -40,7 +40,7 @@ def _broken() -> list[judge.Record]:
 def test_the_invariants_share_one_protocol_and_run_in_report_order() -> None:
     names = [f.__name__ for f in invariants.INVARIANTS]
     assert names == ["check_lost", "check_order", "check_identity", "check_requests", "check_streams", "check_cancels",
-                     "check_artifacts", "check_resources"]  # fmt: skip
+                     "check_artifacts", "check_resources", "check_ghosts"]  # fmt: skip
     ix = Index.build(_broken(), PARAMS)
     found = [f for invariant in invariants.INVARIANTS for f in invariant(ix, PARAMS)]
     assert all(isinstance(f, invariants.Finding) for f in found)

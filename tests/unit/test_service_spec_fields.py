@@ -31,7 +31,7 @@ def test_the_shipped_reference_spec_fills_every_placeholder() -> None:
     assert env["REDIS_URL"] == "redis://127.0.0.1:7001/0" and env["SIGNING_SECRET"] == "s3cret"
     assert env["HARNESS_TIME_SCALE"] == "0.05" and env["EXTRA"] == "1"
     assert spec.role("worker").ready_log == "worker ready" and spec.stop_signal == signal.SIGTERM
-    assert spec.jobs == {"kind": "bullmq", "prefix": "bull", "queue": "downloads"}
+    assert spec.jobs == {"kind": "bullmq", "prefix": "bull", "queue": "downloads", "key": "dl:job:*"}
 
 
 def test_a_service_that_does_not_scale_runs_at_scale_one() -> None:
