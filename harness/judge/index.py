@@ -100,7 +100,7 @@ class Index:
         self.given_up: list[tuple[float, str | None, int]] = []
         # Downloads refused or broken (a definite failure): (invoke wall, job, ref).
         self.download_failures: list[tuple[float, str, int]] = []
-        self.samples: dict[str, list[tuple[int, int]]] = {}  # what -> [(value, ref)] of its first and last sample
+        self.samples: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}  # what -> first, last (value, ref)
         self.created: list[tuple[str, int]] = []  # jobs the service holds, listed by an observer: (job, ref)
         self.cut_initiates = 0  # initiates with no definite answer (lost, or a 503): each may have made a job
         self.in_flight = self.peak_in_flight = 0  # client requests open at once (a pool never needs more)
@@ -150,10 +150,8 @@ class Index:
             elif kind == "sample" and rec.job_id:
                 self.created.append((rec.job_id, ref))
             elif kind == "sample":
-                held = self.samples.setdefault(rec.op, [])
-                held[1:] = [(rec.size or 0, ref)]
-                if len(held) == 1:
-                    held.append(held[0])
+                seen = (rec.size or 0, ref)
+                self.samples[rec.op] = (self.samples.get(rec.op, (seen, seen))[0], seen)
             elif kind == "fault":
                 key = (rec.fault, rec.start_mono)
                 if key not in self.windows or rec.end_mono is not None:

@@ -220,12 +220,19 @@ def check_requests(ix: Index, params: CheckParams) -> list[Finding]:
         Finding(kind, job_id, (ref,), _about(slow if kind == "over_budget" else _cut, ref))
         for kind, job_id, ref in ix.request_findings
     ]
-    down = [(start, end) for target, start, end in ix.spans.values() if target in DEPENDENCIES]
     hung = functools.partial(_hung, budget_s=params.budget_s or 0.0)
     for invoked, answered, job_id, ref in ix.unanswered:
-        if any(invoked <= (end if end is not None else answered) and answered >= start for start, end in down):
+        if _during_fault(ix, invoked, answered, DEPENDENCIES):
             found.append(Finding("hung_request", job_id, (ref,), _about(hung, ref)))
     return found
+
+
+def _during_fault(ix: Index, start: float, end: float, targets: frozenset[str] | None = None) -> bool:
+    """Whether a fault window (on one of `targets`, or any) overlapped [start, end]; an open window runs on."""
+    return any(
+        (targets is None or target in targets) and opened <= end and (closed is None or closed >= start)
+        for target, opened, closed in ix.spans.values()
+    )
 
 
 def _hung(rec: Record, budget_s: float) -> str:
@@ -260,9 +267,8 @@ def check_streams(ix: Index, params: CheckParams) -> list[Finding]:
             )
     gap = functools.partial(_gap, idle_timer_s=params.idle_timer_s or 0.0)
     found += [Finding("sse_gap", job_id, (ref,), _about(gap, ref)) for job_id, ref in ix.gap_findings]
-    faults = [(start, end) for _, start, end in ix.spans.values()]
     for invoked, closed_at, job_id, ref in ix.early_closes:
-        if not any(invoked <= (end if end is not None else closed_at) and closed_at >= start for start, end in faults):
+        if not _during_fault(ix, invoked, closed_at):
             found.append(Finding("sse_early_close", job_id, (ref,), _about(_early, ref)))
     bound = params.idle_timer_s or 0.0
     for gave_up, job_id, ref in ix.given_up:

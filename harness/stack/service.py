@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import signal
 import string
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -23,6 +22,7 @@ from typing import Any, Literal
 from harness.contract import ContractProfile
 from harness.contract.profiles import load_profile
 from harness.core.errors import ConfigError
+from harness.core.tomlfile import read_toml
 
 # What the harness assigns, by placeholder name; a spec may use any of these and no other.
 PLACEHOLDERS = {
@@ -146,11 +146,7 @@ def load_service(name_or_path: str | Path | None = None) -> ServiceSpec:
         path = Path(str(resources.files(__package__).joinpath("services", f"{spec}.toml")))
         if not path.is_file():
             raise ConfigError(f"service {spec!r} is not shipped ({', '.join(available_services())}); give a path")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_service(data, path.resolve())
+    return parse_service(read_toml(path, str(path)), path.resolve())
 
 
 def _template() -> str:

@@ -8,13 +8,13 @@ import signal
 import subprocess
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from harness.core.errors import ConfigError, FaultError
+from harness.core.tomlfile import read_toml
 
 READY_POLL_S = 0.2
 
@@ -72,7 +72,8 @@ class ShellControl:
             )
 
     def _verify(self, what: str) -> None:
-        command = self.ready_cmd or "true"
+        command = self.ready_cmd
+        assert command is not None  # __post_init__: a start or restart command comes with its ready command
 
         def ready() -> str | None:
             code, tail = self._exec(command, min(self.timeout_s, 10.0))
@@ -270,10 +271,7 @@ def parse_control(text: str, what: str = "control") -> ComponentControl:
     path = Path(text).expanduser()
     if not path.is_file():
         raise ConfigError(f"{what} {text!r} is neither docker:NAME nor a file that exists; give {CONTROL_FORMS}")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{what} {path}: not valid TOML ({exc})") from None
+    data = read_toml(path, f"{what} {path}")
     if "container" in data:
         extra = sorted(set(data) - {"container", "ready_cmd", "ready_timeout_s", "stop_timeout_s"})
         if extra:
