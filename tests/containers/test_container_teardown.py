@@ -21,7 +21,7 @@ from harness.stack import Stack, StackConfig
 from harness.stack.containers.engine import OWNER_LABEL, STACK_LABEL, owner_id
 from tests.stack.conftest import require_engine
 
-pytestmark = [pytest.mark.containers, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.containers, pytest.mark.serial, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="session", autouse=True)
