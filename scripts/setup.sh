@@ -37,11 +37,12 @@ if [ ! -x .venv/bin/python ]; then
   $py -m venv .venv
   .venv/bin/pip install -q --upgrade pip
 fi
-stamp="$cache/venv.$(cat pyproject.toml | sha256sum | cut -c1-16)"
+# The stamp lives inside the venv: a venv recreated (or replaced) is installed again, whatever the cache holds.
+stamp=".venv/.installed.$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   say "installing the project and its dev tools into .venv"
   .venv/bin/pip install -q -e ".[containers,report,dev]"
-  rm -f "$cache"/venv.*; touch "$stamp"
+  rm -f .venv/.installed.*; touch "$stamp"
 else
   say ".venv up to date"
 fi
