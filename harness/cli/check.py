@@ -32,6 +32,10 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--idle-timer", type=float, help="smallest idle timer of the chain, s (default: scaled 60)")
     p.add_argument("--budget", type=float, help="per-request budget of the async flow, s (default: min(5, idle))")
     p.add_argument("--deadline", type=float, help="from acknowledgment to a terminal state, s (default: scaled 600)")
+    p.add_argument(
+        "--stall-recovery", type=float, metavar="S",
+        help="how soon a dead worker's running job is taken over, s (default: scaled 60, at least 3)",
+    )  # fmt: skip
     p.add_argument("--legacy-strict", action="store_true", help="count legacy proxy timeouts as anomalies")
     p.add_argument("--time-scale", type=float, help="scale for the defaults (default: HARNESS_TIME_SCALE)")
     p.add_argument(
@@ -43,12 +47,21 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    for flag in ("deadline", "idle_timer", "budget", "stall_recovery"):
+        value = getattr(args, flag)
+        if value is not None and not value > 0:  # also NaN
+            print(
+                f"harness check: --{flag.replace('_', '-')} {value!r} is not a duration; give seconds > 0",
+                file=sys.stderr,
+            )
+            return 2
     scale = time_scale_from_env() if args.time_scale is None else parse_time_scale(args.time_scale)
     params = CheckParams.for_scale(
         scale,
         deadline_s=args.deadline,
         idle_timer_s=args.idle_timer,
         budget_s=args.budget,
+        stall_s=args.stall_recovery,
         legacy_strict=args.legacy_strict or None,
     )
     try:

@@ -90,9 +90,8 @@ class ServiceClient(Closing):
         priority: str | None = None,
     ) -> Reply:
         body = self._job_body(file_ids, client_request_id, simulate, priority)
-        return self._call(
-            "initiate", "POST", self.profile.path("initiate"), body=body, client_request_id=client_request_id
-        )
+        path, expect_s = self.profile.path("initiate"), self.profile.expected_job_s(file_ids, simulate)
+        return self._call("initiate", "POST", path, body=body, client_request_id=client_request_id, expect_s=expect_s)
 
     def status(self, job_id: str) -> Reply:
         return self._call("status", "GET", self.profile.path("status", job_id), job_id=job_id)
@@ -217,8 +216,10 @@ class ServiceClient(Closing):
         job_id: str | None = None,
         client_request_id: str | None = None,
         timeout: httpx.Timeout | None = None,
+        expect_s: float | None = None,
     ) -> Reply:
-        """One request recorded as one operation; the answer's job fields are recorded in canonical names."""
+        """One request recorded as one operation; the answer's job fields are recorded in canonical names, and a
+        start's expected work (`expect_s`, modelled seconds) on its answer too."""
         seen: Observed = {}
         if job_id is not None:
             seen["job_id"] = job_id
@@ -238,6 +239,8 @@ class ServiceClient(Closing):
         outcome, job, error = self._judge(op, answer)
         done: Observed = job.observed() if job is not None else {}
         done["http_status"] = answer.status_code
+        if expect_s is not None:
+            done["expect_s"] = expect_s
         if error:
             done["error"] = error
         latency = self._history.complete(inv, outcome, **done)

@@ -7,7 +7,7 @@ A feature a profile declares absent is never exercised: the clients answer `Repl
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from httpx_sse import ServerSentEvent
 
 from harness.contract.views import JobView, _int, _num, _str
 from harness.judge.history import UNKNOWN_JOB, Observed
+from harness.judge.params import stall_bound
 
 V1_PATHS = {
     "initiate": "/v1/download/initiate",
@@ -68,7 +69,12 @@ class Features:
 
     `idempotency`: where the client request id goes: the `client_request_id` field, the `idempotency_header`
     header, or nowhere. `heartbeat_s`: the declared SSE comment interval (None = no heartbeats promised).
-    `download`: `redirect` (3xx to a signed URL) or `direct` (the download answer carries the bytes)."""
+    `download`: `redirect` (3xx to a signed URL) or `direct` (the download answer carries the bytes).
+    `stall_recovery_s`: how soon a running attempt whose worker died is taken over (the reference: a 30 s job lock
+    checked every 15 s), and `stall_recovery_floor_s` the least it takes in real seconds however small the time
+    scale (the reference's lock is never under 2 s, checked at least every 1 s). `job_s_per_file`: how long a job
+    lasts per file id when no simulate control says (None: unknown). Together they give each job the longest it
+    may show a running attempt with no visible change (see `expected_job_s` and the checker's stall rule)."""
 
     cancel: bool = True
     legacy_start: bool = True
@@ -81,6 +87,9 @@ class Features:
     no_store: bool = True
     simulate: bool = True
     health: bool = True
+    stall_recovery_s: float = 60.0
+    stall_recovery_floor_s: float = 3.0
+    job_s_per_file: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,18 @@ class ContractProfile:
         if op == "download" and code in self.codes["not_ready"]:
             return "not_ready"
         return UNKNOWN_JOB if code in self.codes["unknown"] else None
+
+    def expected_job_s(self, file_ids: Sequence[int], simulate: Mapping[str, Any] | None) -> float | None:
+        """How long the job these file ids (and simulate control) make should work, in modelled seconds."""
+        duration_ms = simulate.get("durationMs") if simulate is not None and self.features.simulate else None
+        if isinstance(duration_ms, int | float) and not isinstance(duration_ms, bool):
+            return duration_ms / 1000.0
+        per_file = self.features.job_s_per_file
+        return None if per_file is None else per_file * len(file_ids)
+
+    def stall_recovery_on_clock(self, time_scale: float) -> float:
+        """The declared stall recovery in seconds on this machine's clock at `time_scale` (never under its floor)."""
+        return stall_bound(self.features.stall_recovery_s, self.features.stall_recovery_floor_s, time_scale)
 
     def idempotency_headers(self, client_request_id: str | None) -> dict[str, str]:
         """The header that carries the client request id, when the profile puts it in one."""

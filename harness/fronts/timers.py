@@ -261,9 +261,12 @@ def check_params(
     proxy_config: str | ProxyConfig | None, time_scale: float, profile: ContractProfile = V1
 ) -> CheckParams:
     """The checker's parameters at `time_scale` behind a front: the SSE idle timer is the front's own (None: the
-    modelled default, a 60 s proxy), on the stream route of the service `profile` describes."""
+    modelled default, a 60 s proxy), on the stream route of the service `profile` describes; the stall bound is
+    the stall recovery the profile declares."""
+    stall_s = profile.stall_recovery_on_clock(time_scale)
     if proxy_config is None:
-        return CheckParams.for_scale(time_scale)
+        return CheckParams.for_scale(time_scale, stall_s=stall_s)
     config = proxy_config if isinstance(proxy_config, ProxyConfig) else load_proxy_config(proxy_config)
     chain = chain_timers(config, time_scale, profile)
-    return CheckParams.for_scale(time_scale, idle_timer_s=chain.on_clock(chain.flow("sse").idle_timeout_s))
+    idle_s = chain.on_clock(chain.flow("sse").idle_timeout_s)
+    return CheckParams.for_scale(time_scale, idle_timer_s=idle_s, stall_s=stall_s)

@@ -58,6 +58,7 @@ class Observed(TypedDict, total=False):
     max_gap_s: float
     checksum_ok: bool
     size: int
+    expect_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,7 @@ class Record:
     max_gap_s: float | None = None
     checksum_ok: bool | None = None
     size: int | None = None
+    expect_s: float | None = None
     fault: str | None = None
     kind: str | None = None
     target: str | None = None

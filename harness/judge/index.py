@@ -9,6 +9,10 @@ Memory: the index keeps a summary per job, per SSE follower and per clientReques
 and the lines that prove an anomaly, each as a ref (`reader`) read back at the end; never the history. The
 checks on one record alone (a request cut by a proxy or over budget, a bad checksum, an SSE gap) are noted as
 the record goes by, for their invariant to report.
+A job's stall: the longest stretch its polls saw one running attempt with no visible change (same status, attempts
+and progress): from the first such observation's completion to the last one's invocation, so it surely lasted that
+long. A stretch longer than the job's expected work plus the declared stall recovery is kept (rarely more than one
+per job) and judged at the end against the fault windows (`invariants.job_fate`).
 A record is seen once, in merged order (its `wall` time). An SSE event's connection is the latest stream invoke
 seen with its `op_id`, until that stream's completion (History writes a connection's invoke, then its events,
 then its completion, under one op_id unique to it).
@@ -17,15 +21,15 @@ then its completion, under one op_id unique to it).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.judge import sweep
 from harness.judge.facts import OUTCOMES
 from harness.judge.history import ASYNC_OPS, FINISHED, PROXY_TIMEOUT_CODES, TERMINAL, UNKNOWN_JOB, Record
-from harness.judge.params import CheckParams
+from harness.judge.params import STALL_SLACK_S, CheckParams
 from harness.judge.reader import Entry, MemorySource, RecordLike
 from harness.judge.sweep import Found, Seen, Track, count_pair
-from harness.judge.transitions import violation_of
+from harness.judge.transitions import ACTIVE, violation_of
 
 # Answers that show the job's state now; an initiate's is left out (a repeat may echo "queued").
 FOLLOWED_OPS = frozenset({"status", "cancel", "download", "legacy_start"})
@@ -37,7 +41,7 @@ class Job:
 
     __slots__ = (
         *("ack", "answers", "cancel_seen", "cancelled_by_client", "early", "ended", "ended_event"),
-        *("gone", "late", "observed", "track"),
+        *("expect", "gone", "late", "observed", "run", "stalls", "track"),
     )
 
     def __init__(self) -> None:
@@ -52,6 +56,18 @@ class Job:
         self.observed = False
         self.track: Track | None = None
         self.answers: dict[str, int] | None = None  # clientRequestId -> first answered start
+        self.expect: float | None = None  # the expected work of the acknowledged initiate (modelled seconds)
+        self.run: tuple[Any, float, int] | None = None  # (status, attempts, progress), first end, ref: the stretch
+        self.stalls: list[Stall] | None = None  # stretches longer than the stall recovery alone allows
+
+
+class Stall(NamedTuple):
+    """A stretch of one running attempt with no visible change: surely held from `since` to `until` (wall s)."""
+
+    since: float
+    until: float
+    first: int
+    last: int
 
 
 class Follower:
@@ -191,7 +207,7 @@ class Index:
             if outcome != "info" and op in FOLLOWED_OPS and rec.status:
                 self._observe(job_id, wall - (latency or 0.0), wall, ref, rec)
             elif outcome == "ok" and op == "initiate" and self.job(job_id).ack is None:
-                self._ack(job_id, wall, ref)
+                self._ack(job_id, wall, ref, rec.expect_s)
             if rec.error == UNKNOWN_JOB:
                 job = self.job(job_id)
                 if job.gone is None:
@@ -218,9 +234,9 @@ class Index:
         if held is not None:
             closed(self.open, rec.op_id, held)
 
-    def _ack(self, job_id: str, wall: float, ref: int) -> None:
+    def _ack(self, job_id: str, wall: float, ref: int, expect_s: float | None) -> None:
         job = self.jobs[job_id]
-        job.ack = (wall, ref)
+        job.ack, job.expect = (wall, ref), expect_s
         self.acks.append(job_id)
         due = wall + self.params.deadline_s
         for start, seen in job.early or ():
@@ -255,16 +271,22 @@ class Index:
             job.observed = True
             self.observed.append(job_id)
         if state is not None:
+            job.run = None
             if job.ended is None or end < job.ended[0]:
                 job.ended = (end, ref, state)
             if state == "cancelled" and job.cancel_seen is None:
                 job.cancel_seen = ref
-        elif job.late is None:
-            if job.ack is not None:
-                if start > job.ack[0] + self.params.deadline_s:
-                    job.late = ref
-            elif start > end + self.params.deadline_s:  # may be late whenever it is acknowledged
-                job.early = [*(job.early or ()), (start, ref)]
+        else:
+            if status in ACTIVE and rec.attempts is not None and self.params.stall_s is not None:
+                self._stretch(job, (status, rec.attempts, rec.progress), start, end, ref)
+            else:
+                job.run = None
+            if job.late is None:
+                if job.ack is not None:
+                    if start > job.ack[0] + self.params.deadline_s:
+                        job.late = ref
+                elif start > end + self.params.deadline_s:  # may be late whenever it is acknowledged
+                    job.early = [*(job.early or ()), (start, ref)]
         track = job.track
         if track is None:
             track = job.track = Track()
@@ -273,6 +295,20 @@ class Index:
         if track.log and not track.listed:
             track.listed = True
             self.logged.append(track)
+
+    def _stretch(self, job: Job, seen: tuple[Any, Any, Any], start: float, end: float, ref: int) -> None:
+        """One more observation of a running attempt: it extends the job's stretch when it shows no change."""
+        run = job.run
+        if run is None or run[0] != seen:
+            job.run = (seen, end, ref)
+            return
+        if start - run[1] <= (self.params.stall_s or 0.0) + STALL_SLACK_S:
+            return
+        stall = Stall(run[1], start, run[2], ref)
+        if job.stalls and job.stalls[-1].first == run[2]:
+            job.stalls[-1] = stall  # the same stretch, longer
+        else:
+            job.stalls = [*(job.stalls or ()), stall]
 
     def _event(self, wall: float, ref: int, rec: RecordLike) -> None:
         self.conn_events[rec.op_id] = self.conn_events.get(rec.op_id, 0) + 1

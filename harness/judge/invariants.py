@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from harness.judge.history import Record
-from harness.judge.index import Index, Job
-from harness.judge.params import CheckParams
+from harness.judge.index import Index, Job, Stall
+from harness.judge.params import STALL_SLACK_S, CheckParams
 from harness.judge.sweep import Found, ordered
 
 
@@ -51,20 +51,22 @@ Invariant = Callable[[Index, CheckParams], list[Finding]]
 
 def check_lost(ix: Index, params: CheckParams) -> list[Finding]:
     """Invariant 1 (and the "never loses" half of 6): every acknowledged job meets its deadline (see `job_fate`)."""
-    found = (job_fate(ix, job_id, params.deadline_s)[1] for job_id in ix.acks)
+    found = (job_fate(ix, job_id, params)[1] for job_id in ix.acks)
     return [f for f in found if f is not None]
 
 
-def job_fate(ix: Index, job_id: str, deadline_s: float) -> tuple[str, Finding | None]:
+def job_fate(ix: Index, job_id: str, params: CheckParams) -> tuple[str, Finding | None]:
     """The fate of one acknowledged job, and the anomaly it proves if any.
 
     The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
     it was refused as unknown (error `unknown_job`, per the target's profile) after its acknowledgment, or
     seen unfinished by an observation invoked after its deadline and never seen finished; `late` when seen
-    unfinished after the deadline but finished later.
+    unfinished after the deadline but finished later, or when one running attempt showed no change for longer
+    than its expected work and the stall recovery allow (`stalled`).
     A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
     ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
     """
+    deadline_s = params.deadline_s
     job = ix.jobs[job_id]
     assert job.ack is not None
     ack_wall, ack = job.ack
@@ -85,9 +87,50 @@ def job_fate(ix: Index, job_id: str, deadline_s: float) -> tuple[str, Finding | 
 
         kind = "deadline_missed" if finished else "lost_job"
         return ("late" if finished else "lost"), Finding(kind, job_id, (ack, late), still, cited)
+    if (stuck := stalled(ix, job_id, params)) is not None:
+        return "late", stuck
     if finished is not None:
         return finished[2], None
     return ("pending" if ix.end_wall < ack_wall + deadline_s else "unobserved"), None
+
+
+def stalled(ix: Index, job_id: str, params: CheckParams) -> Finding | None:
+    """The stall rule: a running attempt seen with no change for longer than the job's expected work (on the
+    clock) plus the stall recovery, the fault windows it overlapped (a dead worker is not replaced before its
+    window ends) and STALL_SLACK_S, is `deadline_missed`. A stretch that overlapped a fault on anything but a
+    worker (Redis down, the network cut) is not judged: the service could not move. Judged only when the job's
+    expected work is known (its initiate's `expect_s`)."""
+    job = ix.jobs[job_id]
+    if job.stalls is None or job.expect is None or params.stall_s is None:
+        return None
+    work_s = job.expect * params.time_scale
+    worst: tuple[float, Stall, float] | None = None
+    for stall in job.stalls:
+        overlaps = [
+            (target, min(stall.until, closed if closed is not None else stall.until) - max(stall.since, opened))
+            for target, opened, closed in ix.spans.values()
+            if opened <= stall.until and (closed is None or closed >= stall.since)
+        ]
+        if any(not target.startswith("worker") for target, _ in overlaps):
+            continue
+        allowed = work_s + params.stall_s + STALL_SLACK_S + sum(max(0.0, s) for _, s in overlaps)
+        excess = stall.until - stall.since - allowed
+        if excess > 0 and (worst is None or excess > worst[0]):
+            worst = (excess, stall, allowed)
+    if worst is None:
+        return None
+    _, stall, allowed = worst
+    first, last = stall.first, stall.last
+
+    def stuck(r: Lines) -> str:
+        seen = r[first]
+        return (
+            f"{seen.status} (attempt {seen.attempts}, progress {seen.progress}) with no change from {seen.source} "
+            f"to {r[last].source}: {stall.until - stall.since:.1f} s, beyond the {allowed:.1f} s its "
+            f"{job.expect:g} s of work, the stall recovery and the faults it met allow"
+        )
+
+    return Finding("deadline_missed", job_id, (first, last), stuck)
 
 
 def _finished(job: Job) -> tuple[float, int, str] | None:

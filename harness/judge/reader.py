@@ -74,6 +74,8 @@ class RecordLike(Protocol):
     @property
     def event_id(self) -> int | None: ...
     @property
+    def expect_s(self) -> float | None: ...
+    @property
     def last_event_id(self) -> int | None: ...
     @property
     def first_event_s(self) -> float | None: ...
@@ -162,6 +164,7 @@ def _line_struct(msgspec: Any) -> Any:
         max_gap_s: int | float | None = None
         checksum_ok: bool | None = None
         size: int | None = None
+        expect_s: int | float | None = None
         fault: str | None = None
         kind: str | None = None
         target: str | None = None

@@ -52,7 +52,7 @@ def compute_stats(ix: Index, facts: Facts, params: CheckParams, *, faults: int) 
 
 def job_counts(ix: Index, params: CheckParams) -> dict[str, int]:
     """Acknowledged jobs by fate (every fate named, zero or not), then acknowledged and duplicated counts."""
-    fates = (job_fate(ix, job_id, params.deadline_s)[0] for job_id in ix.acks)
+    fates = (job_fate(ix, job_id, params)[0] for job_id in ix.acks)
     jobs = dict.fromkeys(JOB_FATES, 0) | Counter(fates)
     jobs["acknowledged"] = len(ix.acks)
     jobs["duplicated"] = duplicated(ix)

@@ -79,7 +79,7 @@ class RunSettings:
         )
 
     def check_params(self) -> CheckParams:
-        return CheckParams.for_scale(self.time_scale)
+        return CheckParams.for_scale(self.time_scale, stall_s=self.contract.stall_recovery_on_clock(self.time_scale))
 
 
 def parse_weights(raw: str | None) -> dict[str, int]:

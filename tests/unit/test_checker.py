@@ -175,6 +175,53 @@ def test_a_job_finished_after_its_deadline_is_late() -> None:
     assert kinds(result) == ["deadline_missed"] and result.stats.jobs["late"] == 1
 
 
+# The stall rule: a running attempt may show no change for its expected work plus the stall recovery.
+STALL = replace(PARAMS, stall_s=15.0, time_scale=1.0)  # 15 s recovery; STALL_SLACK_S (1 s) on top
+
+
+def stalled_story(expect_s: float | None, stuck_until: float, progress_moves: bool = False) -> Story:
+    """A 10 s job whose attempt 1 sits at progress 0.3 from t=2 until `stuck_until` (polled each 2 s), then done."""
+    s = Story()
+    s.op("initiate", 0.0, 0.05, job_id="j1", status="queued", http_status=202, expect_s=expect_s)
+    t, step = 1.0, 0
+    while t < stuck_until:
+        s.status("j1", t, t + 0.1, "running", attempts=1, progress=0.3 + (0.01 * step if progress_moves else 0.0))
+        t, step = t + 2.0, step + 1
+    s.status("j1", t, t + 0.1, "completed", attempts=1, progress=1.0)
+    return s
+
+
+def test_a_running_attempt_stuck_past_its_work_and_stall_recovery_misses_its_deadline() -> None:
+    result = stalled_story(10.0, 40.0).check(STALL)  # stuck ~38 s > 10 + 15 + 1
+    assert kinds(result) == ["deadline_missed"] and result.stats.jobs["late"] == 1
+    (anomaly,) = result.anomalies
+    assert "with no change from h:4 to" in anomaly.message and "beyond the 26.0 s its 10 s of work" in anomaly.message
+    assert [r.progress for r in anomaly.evidence] == [0.3, 0.3]
+
+
+def test_the_stall_rule_passes_what_its_bounds_allow() -> None:
+    assert not stalled_story(10.0, 25.0).check(STALL).anomalies, "within 10 + 15 + 1 s"
+    assert not stalled_story(10.0, 40.0, progress_moves=True).check(STALL).anomalies, "progress moved: not stuck"
+    assert not stalled_story(None, 40.0).check(STALL).anomalies, "unknown expected work: not judged"
+    assert not stalled_story(10.0, 40.0).check(replace(STALL, stall_s=None)).anomalies, "the rule off"
+    assert not stalled_story(30.0, 40.0).check(STALL).anomalies, "a 30 s job may sit that long"
+
+
+def test_the_stall_rule_excuses_a_dependency_fault_and_allows_a_dead_workers_window() -> None:
+    redis = stalled_story(10.0, 40.0)
+    redis.records.append(Record("fault", 5.0, 5.0, fault="RedisOutage()", kind="redis_outage", target="redis",
+                                start_wall=5.0, start_mono=5.0, end_wall=8.0))  # fmt: skip
+    assert not redis.check(STALL).anomalies, "the service could not move while Redis was down"
+    worker = stalled_story(10.0, 40.0)
+    worker.records.append(Record("fault", 5.0, 5.0, fault="WorkerKill()", kind="worker_kill", target="worker-0",
+                                 start_wall=5.0, start_mono=5.0, end_wall=25.0))  # fmt: skip
+    assert not worker.check(STALL).anomalies, "a dead worker's 20 s window adds to the bound (46 s)"
+    short = stalled_story(10.0, 40.0)
+    short.records.append(Record("fault", 5.0, 5.0, fault="WorkerKill()", kind="worker_kill", target="worker-0",
+                                start_wall=5.0, start_mono=5.0, end_wall=7.0))  # fmt: skip
+    assert kinds(short.check(STALL)) == ["deadline_missed"], "a 2 s kill does not excuse 38 s stuck"
+
+
 def test_an_unfinished_job_is_not_judged_without_an_observation_after_its_deadline() -> None:
     s = Story()
     s.initiate("j1", 0.0)

@@ -20,7 +20,7 @@ import pytest
 from harness.core.errors import HarnessError
 from harness.judge.history import ASYNC_OPS, FINISHED, PROXY_TIMEOUT_CODES, TERMINAL, UNKNOWN_JOB, Record, fault_windows
 from harness.judge.invariants import Anomaly
-from harness.judge.params import CheckParams
+from harness.judge.params import STALL_SLACK_S, CheckParams
 from harness.judge.stats import LatencySummary, Stats
 from harness.judge.transitions import ACTIVE, SAME_ATTEMPT, rank, terminal_of, violation
 from harness.judge.verdict import CheckResult
@@ -95,11 +95,11 @@ Pairing = dict[str, dict[str, Record]]
 
 def check_lost(ix: Index, params: CheckParams) -> list[Anomaly]:
     """Invariant 1 (and the "never loses" half of 6): every acknowledged job meets its deadline (see `job_fate`)."""
-    found = (job_fate(ix, job_id, ack, params.deadline_s)[1] for job_id, ack in ix.acks.items())
+    found = (job_fate(ix, job_id, ack, params)[1] for job_id, ack in ix.acks.items())
     return [a for a in found if a is not None]
 
 
-def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[str, Anomaly | None]:
+def job_fate(ix: Index, job_id: str, ack: Record, params: CheckParams) -> tuple[str, Anomaly | None]:
     """The fate of one acknowledged job, and the anomaly it proves if any.
 
     The deadline runs from the acknowledgment (the first `ok` initiate's completion). A job is `lost` when
@@ -109,6 +109,7 @@ def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[st
     A job never seen finished and never looked at after its deadline is not judged: `pending` if the history
     ends before the deadline, `unobserved` otherwise (nobody looked: give clients a longer deadline).
     """
+    deadline_s = params.deadline_s
     due = ack.wall + deadline_s
     seen = [o.rec for o in ix.observations.get(job_id, [])] + ix.job_events.get(job_id, [])
     finished = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
@@ -122,9 +123,57 @@ def job_fate(ix: Index, job_id: str, ack: Record, deadline_s: float) -> tuple[st
         msg = f"still {late.status} at {late.source}, after its {deadline_s:g} s deadline; {what}"
         kind = "deadline_missed" if finished else "lost_job"
         return ("late" if finished else "lost"), Anomaly(kind, job_id, msg, (ack, late))
+    if (stuck := stalled(ix, job_id, ack, params)) is not None:
+        return "late", stuck
     if finished is not None:
         return terminal_of(finished) or "finished", None
     return ("pending" if ix.end_wall < due else "unobserved"), None
+
+
+def stalled(ix: Index, job_id: str, ack: Record, params: CheckParams) -> Anomaly | None:
+    """The longest stretch of one running attempt with no visible change, in each run of consecutive running
+    observations of one (status, attempts, progress), against the job's expected work plus the stall recovery."""
+    if ack.expect_s is None or params.stall_s is None:
+        return None
+    stretches: list[tuple[Obs, Obs]] = []
+    first: Obs | None = None
+    for o in ix.observations.get(job_id, []):
+        r = o.rec
+        key = (r.status, r.attempts, r.progress)
+        if terminal_of(r) or r.status not in ACTIVE or r.attempts is None:
+            first = None
+        elif first is None or (first.rec.status, first.rec.attempts, first.rec.progress) != key:
+            first = o
+        elif o.start - first.end > params.stall_s + STALL_SLACK_S:
+            if stretches and stretches[-1][0] is first:
+                stretches[-1] = (first, o)
+            else:
+                stretches.append((first, o))
+    worst: tuple[float, Obs, Obs, float] | None = None
+    for a, b in stretches:
+        since, until = a.end, b.start
+        met = [
+            w for w in ix.windows if (w.start_wall or w.wall) <= until and (w.end_wall is None or w.end_wall >= since)
+        ]
+        if any(not (w.target or "").startswith("worker") for w in met):
+            continue
+        held = sum(
+            max(0.0, min(until, w.end_wall if w.end_wall is not None else until) - max(since, w.start_wall or w.wall))
+            for w in met
+        )
+        allowed = ack.expect_s * params.time_scale + params.stall_s + STALL_SLACK_S + held
+        excess = until - since - allowed
+        if excess > 0 and (worst is None or excess > worst[0]):
+            worst = (excess, a, b, allowed)
+    if worst is None:
+        return None
+    _, a, b, allowed = worst
+    msg = (
+        f"{a.rec.status} (attempt {a.rec.attempts}, progress {a.rec.progress}) with no change from {a.rec.source} "
+        f"to {b.rec.source}: {b.start - a.end:.1f} s, beyond the {allowed:.1f} s its "
+        f"{ack.expect_s:g} s of work, the stall recovery and the faults it met allow"
+    )
+    return Anomaly("deadline_missed", job_id, msg, (a.rec, b.rec))
 
 
 def check_order(ix: Index, params: CheckParams) -> list[Anomaly]:
@@ -365,7 +414,7 @@ def compute_stats(ix: Index, params: CheckParams, *, records: int, faults: int) 
 
 def job_counts(ix: Index, params: CheckParams) -> dict[str, int]:
     """Acknowledged jobs by fate (every fate named, zero or not), then acknowledged and duplicated counts."""
-    fates = (job_fate(ix, job_id, ack, params.deadline_s)[0] for job_id, ack in ix.acks.items())
+    fates = (job_fate(ix, job_id, ack, params)[0] for job_id, ack in ix.acks.items())
     jobs = dict.fromkeys(JOB_FATES, 0) | Counter(fates)
     jobs["acknowledged"] = len(ix.acks)
     jobs["duplicated"] = sum(1 for by_job in pairings(ix)[0].values() if len(by_job) > 1)

@@ -25,7 +25,7 @@ KINDS = {
     *("lost_job", "deadline_missed", "status_regression", "progress_regression", "duplicate_job", "shared_job"),
     *("checksum_mismatch", "proxy_timeout", "legacy_proxy_timeout", "over_budget", "sse_gap", "sse_id_order"),
     *("sse_terminal_count", "unexpected_cancel", "server_error", "sse_early_close", "sse_missing_terminal"),
-    "artifact_unreachable",
+    *("artifact_unreachable", "hung_request"),
 }
 BASE = CheckParams(deadline_s=50.0, idle_timer_s=3.0, budget_s=2.0)
 STATUSES = ["queued", "running", "processing_artifacts", "completed", "failed", "cancelled", "expired", "weird"]
@@ -49,7 +49,8 @@ def fuzz(seed: int) -> list[Record]:
             closed, mono = rnd.random() < 0.6, rnd.choice([t0, 1.0, 2.0])
             end = t1 if closed else None
             recs.append(Record("fault", t0, t0, fault=maybe(["A()", "B(x=1)"], 0.9), start_wall=maybe([t0], 0.8),
-                               start_mono=mono, end_wall=end, end_mono=end))  # fmt: skip
+                               start_mono=mono, end_wall=end, end_mono=end,
+                               target=maybe(["worker-0", "redis"], 0.7)))  # fmt: skip
             continue
         follower = maybe(["f0", "f1", "f2"], 0.7) if op == "stream" else None
         last_id = maybe([0, 2, 5], 0.3) if op == "stream" else None
@@ -77,7 +78,19 @@ def fuzz(seed: int) -> list[Record]:
             first_event_s=maybe([0.05, 2.5, 7.0], 0.5) if op == "stream" else None,
             max_gap_s=maybe([0.5, 2.9, 3.0, 70.0], 0.6) if op == "stream" else None,
             checksum_ok=maybe([True, False], 0.5) if op == "artifact" else None,
+            expect_s=maybe([5.0, 20.0], 0.8) if op == "initiate" else None,
         ))  # fmt: skip
+    if jobs and rnd.random() < 0.5:  # a train of polls on one running attempt, now and then unchanged: a stall
+        job, t = rnd.choice(jobs), rnd.uniform(0, 150)
+        for n in range(rnd.randint(2, 12)):
+            seen = {
+                "status": rnd.choice(["running", "running", "queued"]),
+                "attempts": 1,
+                "progress": maybe([50.0], 0.9),
+            }
+            recs.append(Record("invoke", t, t, "status", f"p{n}", "c", job_id=job))
+            recs.append(Record("ok", t + 0.1, t + 0.1, "status", f"p{n}", "c", job_id=job, latency_s=0.1, **seen))
+            t += rnd.choice([0.5, 2.0, 6.0])
     recs.sort(key=lambda r: r.wall)
     return [replace(r, source=f"fuzz{seed}:{i + 1}") for i, r in enumerate(recs)]
 
@@ -89,6 +102,7 @@ def param_sets(base: CheckParams) -> list[CheckParams]:
         CheckParams(**{**d, "legacy_strict": True}),
         CheckParams(**{**d, "idle_timer_s": None, "budget_s": None}),
         CheckParams(**{**d, "deadline_s": d["deadline_s"] / 10, "budget_s": 0.01, "idle_timer_s": 0.05}),
+        CheckParams(**{**d, "stall_s": 0.5, "time_scale": 0.1}),  # the stall rule within reach of the fuzz
     ]
 
 

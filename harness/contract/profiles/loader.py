@@ -149,9 +149,12 @@ def _features(where: _Where, values: Mapping[str, Any]) -> Features:
 
 
 def _feature(where: _Where, key: str, value: object, default: object) -> object:
-    if key == "heartbeat_s":
+    if key in ("heartbeat_s", "job_s_per_file", "stall_recovery_s", "stall_recovery_floor_s"):
+        unit = "real seconds" if key == "stall_recovery_floor_s" else "modelled seconds"
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise where.error("features", key, value, "is not a duration", "give modelled seconds, 0 for none")
+            raise where.error("features", key, value, "is not a duration", f"give {unit}, 0 for none")
+        if key.startswith("stall_recovery"):
+            return float(value)
         return float(value) or None
     if key in CHOICES and value not in CHOICES[key]:
         raise where.error("features", key, value, "is not a choice", f"use one of {', '.join(CHOICES[key])}")
