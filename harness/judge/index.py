@@ -114,8 +114,8 @@ class Index:
         self.early_closes: list[tuple[float, float, str | None, int]] = []
         # Stream connections the client ended unanswered (its deadline or read timeout): (wall, job, ref).
         self.given_up: list[tuple[float, str | None, int]] = []
-        # Downloads refused or broken (a definite failure): (invoke wall, job, ref).
-        self.download_failures: list[tuple[float, str, int]] = []
+        # Downloads refused or broken (a definite failure): (invoke wall, wall, job, ref, no HTTP answer at all).
+        self.download_failures: list[tuple[float, float, str, int, bool]] = []
         self.samples: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}  # what -> first, last (value, ref)
         self.created: list[tuple[str, int]] = []  # jobs the service holds, listed by an observer: (job, ref)
         self.cut_initiates = 0  # initiates with no definite answer (lost, or a 503): each may have made a job
@@ -202,7 +202,7 @@ class Index:
         ):
             self.cut_initiates += 1  # its outcome is unknown: a 503 may come after the write (a dependency timeout)
         elif op in ("download", "artifact") and outcome == "fail" and job_id and rec.checksum_ok is not False:
-            self.download_failures.append((rec.invoke_wall, job_id, ref))
+            self.download_failures.append((rec.invoke_wall, wall, job_id, ref, rec.http_status is None))
         if job_id:
             if outcome != "info" and op in FOLLOWED_OPS and rec.status:
                 self._observe(job_id, wall - (latency or 0.0), wall, ref, rec)

@@ -195,10 +195,13 @@ def check_identity(ix: Index, params: CheckParams) -> list[Finding]:
 
 def check_artifacts(ix: Index, params: CheckParams) -> list[Finding]:
     """A completed job's artifact can be fetched: a download asked after the job was seen completed that is
-    refused (not ready, not found) or leads to a URL that answers no artifact is `artifact_unreachable`."""
+    refused (not ready, not found) or leads to a URL that answers no artifact is `artifact_unreachable`. One that
+    got no HTTP answer at all (refused, cut) while a fault was in force is the fault's doing, not judged."""
     found = []
-    for invoked, job_id, ref in ix.download_failures:
+    for invoked, answered, job_id, ref, unanswered in ix.download_failures:
         finished = _finished(ix.jobs[job_id]) if job_id in ix.jobs else None
+        if unanswered and _during_fault(ix, invoked, answered):
+            continue
         if finished is not None and finished[2] == "completed" and finished[0] <= invoked:
             found.append(Finding("artifact_unreachable", job_id, (ref, finished[1]), _unreachable(ref, finished[1])))
     return found

@@ -566,6 +566,17 @@ def test_a_download_refused_after_the_job_was_seen_completed_is_an_unreachable_a
     assert not early.check().anomalies
 
 
+def test_an_artifact_fetch_with_no_answer_while_a_fault_cut_the_path_is_not_judged() -> None:
+    s = Story()
+    s.initiate("j1", 0.0)
+    s.status("j1", 5.0, 5.05, "completed", attempts=1, progress=100.0)
+    s.op("artifact", 6.0, 6.02, "fail", job_id="j1", error="connect")
+    assert kinds(s.check()) == ["artifact_unreachable"], "refused with no fault in force: the service's URL"
+    s.records.append(Record("fault", 5.5, 5.5, fault="ProxyDown(proxy='edge')", kind="down", target="edge",
+                            start_wall=5.5, end_wall=7.0, source="h:fault"))  # fmt: skip
+    assert not s.check().anomalies, "the edge was down: the harness cut the path"
+
+
 def test_a_resource_that_grew_once_the_load_drained_is_a_leak() -> None:
     s = clean_story()
     s.records.insert(0, Record("sample", 0.0, 0.0, op="redis_clients", size=8, source="h:s0"))

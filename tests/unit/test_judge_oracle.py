@@ -309,11 +309,18 @@ def _took(ix: Index, rec: Record) -> float | None:
     return None if opened is None or opened.last_event_id is not None else rec.first_event_s
 
 
+def _windows_met(ix: Index, start: float, end: float) -> bool:
+    return any(start <= (w.end_wall or end) and end >= (w.start_wall or w.wall) for w in ix.windows)
+
+
 def check_artifacts(ix: Index, params: CheckParams) -> list[Anomaly]:
-    """A download asked after its job was seen completed that fails is `artifact_unreachable`."""
+    """A download asked after its job was seen completed that fails is `artifact_unreachable` (unless it got no
+    HTTP answer while a fault was in force)."""
     found = []
     for rec in ix.completions:
         if rec.op not in ("download", "artifact") or rec.type != "fail" or not rec.job_id or rec.checksum_ok is False:
+            continue
+        if rec.http_status is None and _windows_met(ix, rec.invoke_wall, rec.wall):
             continue
         seen = [o.rec for o in ix.observations.get(rec.job_id, [])] + ix.job_events.get(rec.job_id, [])
         done = min((r for r in seen if terminal_of(r)), key=lambda r: r.wall, default=None)
