@@ -30,7 +30,7 @@ from harness.judge.history import History  # noqa: E402
 from harness.stack import Stack, StackConfig  # noqa: E402
 
 SPEC = ROOT / "tests" / "other_impl" / "spec.toml"
-CASES = ("client-disconnects", "worker-sigkill", "redis-outage")
+CASES = ("client-disconnects", "worker-sigkill", "redis-outage", "client-cancels")
 # What names each defect: failed conformance points or checker anomaly kinds (any one of them is a detection).
 EXPECTED: dict[str, set[str]] = {
     "none": set(),
@@ -62,7 +62,7 @@ def judge_variant(defect: str, scale: float, jobs: int, out: Path) -> tuple[set[
         params = check_params(config.proxy_config, stack.time_scale, stack.profile)
         # Few users, many jobs each: more streams and requests over the run than ever in flight at once, so what
         # a pool keeps and what a leak piles up differ.
-        workload = WorkloadConfig.for_params(params, stack.time_scale, jobs=jobs, concurrency=4, seed=5)
+        workload = WorkloadConfig.for_params(params, stack.time_scale, jobs=jobs, concurrency=4, seed=5, cancel=0.25)
         for case in CASES:
             path = out / f"{defect}-{case}.jsonl"
             # The disconnect case churns streams: short jobs, all followed over SSE, many more streams over the

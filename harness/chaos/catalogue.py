@@ -75,6 +75,7 @@ CASES: tuple[ChaosCase, ...] = (
     ChaosCase("timeout-redis", lambda: Timeout("redis")),
     ChaosCase("timeout-edge", lambda: Timeout("edge")),
     ChaosCase("client-disconnects", None, workload={"disconnect": 1.0}),
+    ChaosCase("client-cancels", None, workload={"cancel": 0.5}),  # a cancel holds: nothing runs or ends after it
 )
 BY_NAME = {case.name: case for case in CASES}
 

@@ -41,6 +41,10 @@ def register_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     parser.add_argument("--faults", default=None, metavar="A,B", help="the cases to run (default: all); see below")
     parser.add_argument("--jobs", type=int, default=12, help="jobs per case (default 12)")
     parser.add_argument("--seed", type=int, default=1, help="the workload's seed (default 1)")
+    parser.add_argument(
+        "--cancel", type=float, default=0.1, metavar="FRACTION",
+        help="jobs whose user cancels them mid-run (default 0.1; a cancel must hold through the settle window)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="where histories and the report go (default: reports/)")
     parser.set_defaults(handler=run)
 
@@ -95,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     cases = _cases(args.faults)
     if not 1 <= args.jobs <= 10_000:
         raise ConfigError(f"--jobs {args.jobs}: give 1 to 10000")
+    if not 0 <= args.cancel <= 1:
+        raise ConfigError(f"--cancel {args.cancel}: give a fraction of the jobs from 0 to 1")
     out = output.run_dir("chaos", args.out)
     failed = []
     with _target(args) as (target, profile):
@@ -103,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
         jobs_key = None if args.target else stack_config(args).service_spec().jobs.get("key")
         for case in cases:
             heal(target)
-            config = WorkloadConfig.for_params(params, target.time_scale, jobs=args.jobs, seed=args.seed)
+            config = WorkloadConfig.for_params(
+                params, target.time_scale, jobs=args.jobs, seed=args.seed, cancel=args.cancel
+            )
             path = out / f"{case.name}.jsonl"
             with History(path) as history:
                 run_case(target, history, case, config, profile=profile, jobs_key=jobs_key)
@@ -112,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
             jobs = result.stats.jobs
             judged = not result.inconclusive  # a case that judged nothing (no job acknowledged...) is never a pass
             mark = "FAIL" if bad else "ok" if judged else "INCONCLUSIVE"
-            print(f"{case.name:22} {mark:4}  acknowledged {jobs['acknowledged']:>4}  "
-                  f"completed {jobs['completed']:>4}  anomalies {len(bad)}  ({path})", flush=True)  # fmt: skip
+            print(f"{case.name:22} {mark:4}  acknowledged {jobs['acknowledged']:>4}  completed {jobs['completed']:>4}  "
+                  f"cancelled {jobs['cancelled']:>3}  anomalies {len(bad)}  ({path})", flush=True)  # fmt: skip
             if bad or not judged:
                 failed.append(case.name)
                 print(render_text(result), file=sys.stderr)

@@ -1,9 +1,10 @@
 """A mixed workload of jobs driven by threads, every operation recorded to one History.
 
 Each job is one simulated user: it initiates (some with a clientRequestId, some re-sending it as a client
-retry would), follows the job by polling or SSE (some disconnecting mid-stream or mid-poll and coming back),
-and downloads the artifact. The chaos suite, the soak bench and the CLI run it while faults are applied;
-the checker judges the history it leaves. Durations in the config are modelled seconds (time-scaled).
+retry would), some cancel a while later, follows the job by polling or SSE (some disconnecting mid-stream or
+mid-poll and coming back), downloads the artifact, and watches the finished job through a settle window. The
+chaos suite, the soak bench and the CLI run it while faults are applied; the checker judges the history it leaves.
+Durations in the config are modelled seconds (time-scaled).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class WorkloadConfig:
     sse: float = 0.5
     disconnect: float = 0.3
     fail_first_attempt: float = 0.1
+    cancel: float = 0.0  # users that cancel their job, 10-50 % of its length after the acknowledgment
     download: bool = True
     simulate: bool = True
     follow_s: float = 620.0
@@ -57,6 +59,10 @@ class WorkloadConfig:
             raise ConfigError(f"jobs={self.jobs}, concurrency={self.concurrency}: use 1-100000 jobs, 1-512 threads")
         if not 0 < self.min_job_s <= self.max_job_s:
             raise ConfigError(f"job length {self.min_job_s}-{self.max_job_s} s is empty; use 0 < min <= max")
+        for name in ("client_request_id", "resend", "sse", "disconnect", "fail_first_attempt", "cancel"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ConfigError(f"{name}={value!r} is a fraction of the jobs; give a number from 0 to 1")
 
     @classmethod
     def for_params(cls, params: CheckParams, time_scale: float, **overrides: Any) -> WorkloadConfig:
@@ -85,6 +91,7 @@ class JobPlan:
     disconnect: Disconnect
     fail_attempts: int
     start_after_s: float
+    cancel_after_s: float | None = None  # modelled seconds after the acknowledgment; None: never cancels
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,10 @@ def plan_jobs(config: WorkloadConfig, run_id: str) -> list[JobPlan]:
         resends = rng.randint(1, 2) if crid and rng.random() < config.resend else 0
         fail = 1 if rng.random() < config.fail_first_attempt else 0
         start = scaled(rng.uniform(0, config.ramp_s), config.time_scale)
-        plans.append(JobPlan(i, files, duration_ms, crid, resends, follow, disconnect, fail, start))
+        cancel = None  # drawn only when asked for: the plans of a workload without cancels stay what they were
+        if config.cancel and rng.random() < config.cancel:
+            cancel = round(rng.uniform(0.1, 0.5) * duration_ms / 1000, 3)
+        plans.append(JobPlan(i, files, duration_ms, crid, resends, follow, disconnect, fail, start, cancel))
     return plans
 
 
@@ -227,6 +237,9 @@ class Workload(Running):
                 self._cond.notify_all()
             for _ in range(plan.resends):
                 client.initiate(plan.file_ids, plan.client_request_id, self._simulate(plan))
+            if plan.cancel_after_s is not None and self.profile.offers("cancel"):
+                self._wait(scaled(plan.cancel_after_s, cfg.time_scale))
+                client.cancel(job_id)  # whatever it answers (done already, cancelled), the job is followed to its end
             end = time.monotonic() + scaled(cfg.follow_s, cfg.time_scale)
             status = self._follow(client, plan, job_id, end)
             downloaded = False

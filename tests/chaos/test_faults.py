@@ -32,5 +32,7 @@ def test_no_anomaly_under_fault(case: ChaosCase, healed: Target, history: Histor
     assert jobs["acknowledged"] >= CHAOS_JOBS // 2, report  # the workload really ran through the fault
     assert jobs["pending"] == jobs["unobserved"] == 0, report  # every acknowledged job was seen to its end
     assert result.stats.faults == (0 if case.make is None else 1), report
+    if case.workload.get("cancel"):
+        assert jobs["cancelled"] > 0, report  # cancels were sent, acknowledged and held to the end
     if tolerated(result, case):
         print(f"{case.name}: tolerated {len(tolerated(result, case))} prompt 502s while the only API restarted")

@@ -47,7 +47,8 @@ def test_the_chaos_catalogue_holds_on_the_clean_variant(tmp_path: Path, time_sca
     assert [line.split()[:2] for line in lines[: len(cases)]] == [[case, "ok"] for case in cases], done.stdout
     assert lines[-1] == "verdict: every case held"
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["configs"][0]["jobs"]["completed"] == results["configs"][0]["jobs"]["acknowledged"] > 0
+    jobs = results["configs"][0]["jobs"]
+    assert jobs["completed"] + jobs["cancelled"] == jobs["acknowledged"] > 0, jobs  # some users may cancel
 
 
 def test_compare_behind_named_fronts_on_its_own_routes(tmp_path: Path, time_scale: float) -> None:
