@@ -122,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
             mark = "FAIL" if bad else "ok" if judged else "INCONCLUSIVE"
             print(f"{case.name:22} {mark:4}  acknowledged {jobs['acknowledged']:>4}  completed {jobs['completed']:>4}  "
                   f"cancelled {jobs['cancelled']:>3}  anomalies {len(bad)}  ({path})", flush=True)  # fmt: skip
+            for note in result.notes:
+                print(f"{'':24}note: {note}", flush=True)
             if bad or not judged:
                 failed.append(case.name)
                 print(render_text(result), file=sys.stderr)

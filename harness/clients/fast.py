@@ -54,7 +54,8 @@ class FastServiceClient(ServiceClient):
         except (OSError, HTTPParseError) as exc:
             raise as_httpx_error(exc, method, url) from exc
         location = resp.get("location")
-        return Answer(resp.status_code, content, None if location is None else str(location))
+        retry_after = resp.get("retry-after") is not None
+        return Answer(resp.status_code, content, None if location is None else str(location), retry_after)
 
 
 @functools.cache

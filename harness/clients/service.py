@@ -241,6 +241,8 @@ class ServiceClient(Closing):
         done["http_status"] = answer.status_code
         if expect_s is not None:
             done["expect_s"] = expect_s
+        if answer.status_code == 503:
+            done["retry_after"] = answer.retry_after  # a fast 503 should say when to come back
         if error:
             done["error"] = error
         latency = self._history.complete(inv, outcome, **done)
@@ -287,7 +289,8 @@ class Answer:
     status_code: int
     content: bytes
     location: str | None = None
+    retry_after: bool = False  # whether it carried a Retry-After header
 
     @classmethod
     def of(cls, resp: httpx.Response) -> Answer:
-        return cls(resp.status_code, resp.content, resp.headers.get("location"))
+        return cls(resp.status_code, resp.content, resp.headers.get("location"), "retry-after" in resp.headers)

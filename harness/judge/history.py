@@ -59,6 +59,7 @@ class Observed(TypedDict, total=False):
     checksum_ok: bool
     size: int
     expect_s: float
+    retry_after: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,7 @@ class Record:
     checksum_ok: bool | None = None
     size: int | None = None
     expect_s: float | None = None
+    retry_after: bool | None = None
     fault: str | None = None
     kind: str | None = None
     target: str | None = None

@@ -118,6 +118,7 @@ class Index:
         self.download_failures: list[tuple[float, float, str, int, bool]] = []
         self.samples: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {}  # what -> first, last (value, ref)
         self.created: list[tuple[str, int]] = []  # jobs the service holds, listed by an observer: (job, ref)
+        self.unavailable = [0, 0, -1]  # 503s of the async flow, those without Retry-After, the first one's ref
         self.cut_initiates = 0  # initiates with no definite answer (lost, or a 503): each may have made a job
         self.in_flight = self.peak_in_flight = 0  # client requests open at once (a pool never needs more)
         self.checksum_findings: list[tuple[str | None, int]] = []
@@ -184,6 +185,13 @@ class Index:
             self.request_findings.append((kind, job_id, ref))
         elif (code := rec.http_status) is not None and code >= 500 and code != 503 and op in ASYNC_OPS:
             self.request_findings.append(("server_error", job_id, ref))  # the service's own 5xx: not a fast 503
+        elif code == 503 and op in ASYNC_OPS:
+            held = self.unavailable
+            held[0] += 1
+            if rec.retry_after is False:
+                held[1] += 1
+                if held[2] < 0:
+                    held[2] = ref
         budget_s = self.params.budget_s
         if budget_s is not None and outcome != "info" and op in ASYNC_OPS:
             took = latency if op != "stream" else self._first_event(rec)

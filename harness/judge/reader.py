@@ -76,6 +76,8 @@ class RecordLike(Protocol):
     @property
     def expect_s(self) -> float | None: ...
     @property
+    def retry_after(self) -> bool | None: ...
+    @property
     def last_event_id(self) -> int | None: ...
     @property
     def first_event_s(self) -> float | None: ...
@@ -165,6 +167,7 @@ def _line_struct(msgspec: Any) -> Any:
         checksum_ok: bool | None = None
         size: int | None = None
         expect_s: int | float | None = None
+        retry_after: bool | None = None
         fault: str | None = None
         kind: str | None = None
         target: str | None = None

@@ -26,6 +26,7 @@ def to_json(result: CheckResult) -> dict[str, Any]:
         "verdict": result.verdict,
         "valid": result.valid,
         "inconclusive": list(result.inconclusive),
+        "notes": list(result.notes),
         "params": asdict(result.params),
         "stats": asdict(result.stats),
         "anomalies": anomalies,
@@ -47,6 +48,7 @@ def _facts(result: CheckResult) -> list[str]:
     lines = [
         f"verdict: {verdict} over {s.records} records, {s.faults} fault windows",
         *(f"  inconclusive: {why}" for why in result.inconclusive),
+        *(f"  note: {what}" for what in result.notes),
         "jobs: " + ", ".join(f"{k} {v}" for k, v in sorted(s.jobs.items())),
         f"proxy timeouts, async flow: {_codes(s.proxy_timeouts.get('async', {}))}",
         f"proxy timeouts, legacy endpoint (expected behind short proxies): "

@@ -36,6 +36,7 @@ class CheckResult:
     stats: Stats
     params: CheckParams = field(default_factory=CheckParams)
     inconclusive: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what is worth a look but breaks no invariant (a 503 that says not when to retry)
 
     @property
     def verdict(self) -> str:
@@ -85,12 +86,19 @@ def judge(source: Source, params: CheckParams, index: Index | None = None) -> Ch
             track.found = exact(observations)
     findings = [finding for invariant in INVARIANTS for finding in invariant(ix, params)]
     faults = list(ix.windows.values())
-    lines = source.resolve({ref for f in findings for ref in (*f.evidence, *f.cites)} | set(faults))
+    n_503, bare, first_bare = ix.unavailable
+    noted = {first_bare} if bare else set()
+    lines = source.resolve({ref for f in findings for ref in (*f.evidence, *f.cites)} | set(faults) | noted)
     windows = fault_windows(lines[ref] for ref in faults)
     anomalies = tuple(attribute(finding.anomaly(lines), windows) for finding in findings)
     stats = compute_stats(ix, facts, params, faults=len(windows))
     unjudged = tuple(too_little(stats, facts, windows))
-    return CheckResult(not anomalies and not unjudged, anomalies, stats, params, unjudged)
+    notes: tuple[str, ...] = ()
+    if bare:
+        first = lines[first_bare]
+        notes = (f"{bare} of {n_503} 503 answers of the async flow carried no Retry-After (first: {first.op} at "
+                 f"{first.source}): a client cannot tell when to come back",)  # fmt: skip
+    return CheckResult(not anomalies and not unjudged, anomalies, stats, params, unjudged, notes)
 
 
 def too_little(stats: Stats, facts: Facts, windows: list[Record]) -> Iterator[str]:

@@ -566,6 +566,26 @@ def test_a_download_refused_after_the_job_was_seen_completed_is_an_unreachable_a
     assert not early.check().anomalies
 
 
+def test_a_503_without_retry_after_is_noted_not_an_anomaly() -> None:
+    s = clean_story()
+    s.op("status", 7.0, 7.01, "info", job_id="j1", http_status=503, retry_after=True)
+    assert not s.check().notes, "a 503 that says when to come back"
+    s.op("status", 7.1, 7.11, "info", job_id="j1", http_status=503, retry_after=False)
+    s.op("initiate", 7.2, 7.21, "info", http_status=503, retry_after=False)
+    result = s.check()
+    assert result.valid and not result.anomalies
+    assert result.notes == (
+        f"2 of 3 503 answers of the async flow carried no Retry-After (first: status at {result_source(s, 7.11)}): "
+        "a client cannot tell when to come back",
+    )
+    assert "  note: 2 of 3 503 answers" in render_text(result)
+    assert to_json(result)["notes"] == list(result.notes)
+
+
+def result_source(s: Story, wall: float) -> str:
+    return next(r.source for r in s.records if r.wall == wall and r.type != "invoke")
+
+
 def test_an_artifact_fetch_with_no_answer_while_a_fault_cut_the_path_is_not_judged() -> None:
     s = Story()
     s.initiate("j1", 0.0)
