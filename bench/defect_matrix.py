@@ -34,7 +34,13 @@ CASES = ("client-disconnects", "worker-sigkill", "redis-outage", "client-cancels
 # What names each defect: failed conformance points or checker anomaly kinds (any one of them is a detection).
 EXPECTED: dict[str, set[str]] = {
     "none": set(),
-    "early_stream_end": {"sse.terminal_once", "sse.heartbeat", "sse_early_close", "sse_terminal_count"},
+    "early_stream_end": {
+        "sse.terminal_once",
+        "sse.heartbeat",
+        "sse_early_close",
+        "sse_terminal_count",
+        "sse_reconnect_storm",
+    },
     "racy_idempotency": {"idempotency.concurrent", "duplicate_job"},
     "bad_input_500": {"errors.bad_input"},
     "hang_on_redis_down": {"hung_request", "proxy_timeout"},  # a hang the front cuts is a proxy timeout

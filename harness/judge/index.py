@@ -112,6 +112,8 @@ class Index:
         self.conn_events: dict[str, int] = {}  # events per open stream connection (op_id)
         # Stream connections the server closed after at most one event, no terminal one: (invoke, wall, job, ref).
         self.early_closes: list[tuple[float, float, str | None, int]] = []
+        # Per follower, its connections the server closed before a terminal event: [(invoke, wall, job, ref)].
+        self.server_closes: dict[str, list[tuple[float, float, str | None, int]]] = {}
         # Stream connections the client ended unanswered (its deadline or read timeout): (wall, job, ref).
         self.given_up: list[tuple[float, str | None, int]] = []
         # Downloads refused or broken (a definite failure): (invoke wall, wall, job, ref, no HTTP answer at all).
@@ -231,8 +233,11 @@ class Index:
     def _stream_done(self, ref: int, rec: RecordLike) -> None:
         self.ended[rec.follower or rec.op_id] = rec.type == "ok" or rec.error == "eof_before_terminal"
         events = self.conn_events.pop(rec.op_id, 0)
-        if rec.error == "eof_before_terminal" and events <= 1:
-            self.early_closes.append((rec.invoke_wall, rec.wall, rec.job_id, ref))
+        if rec.error == "eof_before_terminal":
+            closes = (rec.invoke_wall, rec.wall, rec.job_id, ref)
+            self.server_closes.setdefault(rec.follower or rec.op_id, []).append(closes)
+            if events <= 1:
+                self.early_closes.append(closes)
         elif rec.error in ("deadline", "timeout") and rec.http_status == 200:
             self.given_up.append((rec.wall, rec.job_id, ref))
         idle_timer_s = self.params.idle_timer_s

@@ -322,7 +322,18 @@ def check_streams(ix: Index, params: CheckParams) -> list[Finding]:
         if finished is not None and finished[0] < gave_up - bound:
             say = _missing(ref, finished[1], finished[2])
             found.append(Finding("sse_missing_terminal", job_id, (ref, finished[1]), say))
+    for name, closes in ix.server_closes.items():
+        calm = [
+            (ref, job_id) for invoked, closed_at, job_id, ref in closes if not _during_fault(ix, invoked, closed_at)
+        ]
+        if len(calm) > RECONNECT_STORM:
+            say = _said(f"follower {name}: the server closed {len(calm)} of its streams before the terminal event "
+                        "with no fault in force; its client reconnected each time (a reconnection storm)")  # fmt: skip
+            found.append(Finding("sse_reconnect_storm", calm[0][1], (calm[0][0], calm[-1][0]), say))
     return found
+
+
+RECONNECT_STORM = 5  # server-closed streams one follower may see with no fault in force before it is a storm
 
 
 def _early(rec: Record) -> str:

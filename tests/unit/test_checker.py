@@ -423,6 +423,28 @@ def test_a_stream_the_server_closes_after_its_first_event_is_an_early_close_unle
     assert "sse_early_close" not in kinds(early.check())
 
 
+def storm(closes: int) -> Story:
+    """One follower whose streams the server closes after some progress, `closes` times; then it gets the end."""
+    s = Story()
+    for n in range(closes):
+        s.stream("j1", n * 1.0, _events(1, 2, 3, t0=n * 1.0), (n * 1.0 + 0.9, "info", "eof_before_terminal"))
+    done = (closes + 0.5, "completed", 9, {"status": "completed", "attempts": 1})
+    s.stream("j1", closes * 1.0, [done], (closes + 0.5, "ok", None), last_event_id=3)
+    return s
+
+
+def test_a_follower_whose_streams_the_server_keeps_closing_is_a_reconnection_storm() -> None:
+    assert "sse_reconnect_storm" not in kinds(storm(5).check()), "five closes: reconnecting is what clients do"
+    result = storm(6).check()
+    assert "sse_reconnect_storm" in kinds(result), render_text(result)
+    (found,) = [a for a in result.anomalies if a.kind == "sse_reconnect_storm"]
+    assert "the server closed 6 of its streams before the terminal event" in found.message
+    faulted = storm(6)
+    faulted.records.append(Record("fault", 0.0, 0.0, fault="ResetPeer(proxy='edge')", kind="reset_peer",
+                                  target="edge", start_wall=0.0, end_wall=2.5, source="h:fault"))  # fmt: skip
+    assert "sse_reconnect_storm" not in kinds(faulted.check()), "three of them met the fault: three calm closes"
+
+
 def test_a_stream_still_open_long_after_its_job_finished_is_missing_its_terminal_event() -> None:
     s = Story()
     s.initiate("j1", 0.0)

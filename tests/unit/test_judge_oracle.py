@@ -368,6 +368,17 @@ def check_streams(ix: Index, params: CheckParams) -> list[Anomaly]:
             msg = (f"the stream was still open {rec.wall - done.wall:.2f} s after the job was seen {terminal_of(done)} "
                    f"({done.source}) and never delivered it ({rec.source})")  # fmt: skip
             found.append(Anomaly("sse_missing_terminal", rec.job_id, msg, (rec, done)))
+    closes: dict[str, list[Record]] = {}
+    for rec in streams:
+        if rec.error == "eof_before_terminal":
+            closes.setdefault(rec.follower or rec.op_id, []).append(rec)
+    for name, recs in closes.items():
+        calm = [r for r in recs if not any(r.invoke_wall <= (e if e is not None else r.wall) and r.wall >= s
+                                           for s, e in windows)]  # fmt: skip
+        if len(calm) > 5:
+            msg = (f"follower {name}: the server closed {len(calm)} of its streams before the terminal event with no "
+                   "fault in force; its client reconnected each time (a reconnection storm)")  # fmt: skip
+            found.append(Anomaly("sse_reconnect_storm", calm[0].job_id, msg, (calm[0], calm[-1])))
     return found
 
 

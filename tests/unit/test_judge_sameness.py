@@ -25,7 +25,7 @@ KINDS = {
     *("lost_job", "deadline_missed", "status_regression", "progress_regression", "duplicate_job", "shared_job"),
     *("checksum_mismatch", "proxy_timeout", "legacy_proxy_timeout", "over_budget", "sse_gap", "sse_id_order"),
     *("sse_terminal_count", "unexpected_cancel", "server_error", "sse_early_close", "sse_missing_terminal"),
-    *("artifact_unreachable", "hung_request"),
+    *("artifact_unreachable", "hung_request", "sse_reconnect_storm"),
 }
 BASE = CheckParams(deadline_s=50.0, idle_timer_s=3.0, budget_s=2.0)
 STATUSES = ["queued", "running", "processing_artifacts", "completed", "failed", "cancelled", "expired", "weird"]
@@ -91,6 +91,15 @@ def fuzz(seed: int) -> list[Record]:
             recs.append(Record("invoke", t, t, "status", f"p{n}", "c", job_id=job))
             recs.append(Record("ok", t + 0.1, t + 0.1, "status", f"p{n}", "c", job_id=job, latency_s=0.1, **seen))
             t += rnd.choice([0.5, 2.0, 6.0])
+    if jobs and rnd.random() < 0.3:  # one follower's streams closed by the server again and again: a storm
+        job, t = rnd.choice(jobs), rnd.uniform(0, 150)
+        for n in range(rnd.randint(3, 9)):
+            recs.append(Record("invoke", t, t, "stream", f"r{n}", "c", job_id=job, follower="fs"))
+            recs.append(Record("event", t + 0.05, t + 0.05, "stream_event", f"r{n}", "c", job_id=job, follower="fs",
+                               event="snapshot", status="running", attempts=1, progress=10.0))  # fmt: skip
+            recs.append(Record("info", t + 0.1, t + 0.1, "stream", f"r{n}", "c", job_id=job, follower="fs",
+                               error="eof_before_terminal", http_status=200, latency_s=0.1))  # fmt: skip
+            t += rnd.choice([0.3, 1.0])
     recs.sort(key=lambda r: r.wall)
     return [replace(r, source=f"fuzz{seed}:{i + 1}") for i, r in enumerate(recs)]
 
