@@ -16,6 +16,7 @@ from typing import Any
 from harness.clients.workload import Workload, WorkloadConfig, WorkloadSummary
 from harness.contract import V1, ContractProfile
 from harness.core.net import redis_clients
+from harness.core.procfs import process_figures
 from harness.core.timescale import scaled
 from harness.faults import (
     ApiRestart,
@@ -101,7 +102,9 @@ def run_case(
     Around it, where the target's Redis is known: with `jobs_key` (the spec's `[jobs].key`, "*" for the id) the
     jobs the service created during the case (for `ghost_job`); with `sample_clients`, its client count before
     and after (for `resource_leak`: meaningful on a warm service under a load that opens far more connections
-    over the run than at once, such as a stream-churning one; a cold start's pools grow legitimately)."""
+    over the run than at once, such as a stream-churning one; a cold start's pools grow legitimately), and the
+    resident memory and open file descriptors of the API and worker processes the harness started (a process
+    restarted by the case is not compared with its predecessor)."""
     config = replace(config, **case.workload)
     fault = case.fault()
     limit = scaled(config.ramp_s + config.follow_s + 60.0, config.time_scale) + 30.0
@@ -110,6 +113,10 @@ def run_case(
     baseline = redis_clients(redis_url) if redis_url and sample_clients else None
     if baseline is not None:
         history.record_sample("redis_clients", baseline)
+    owned = owned_processes(stack) if sample_clients else {}
+    for name, pid in owned.items():
+        for what, value in process_figures(pid).items():
+            history.record_sample(f"{name}_{what}", value)
     before = service_jobs(redis_url, jobs_key, profile) if redis_url and jobs_key else set()
     with Workload(stack.endpoints.edge_url, history, config, run_id=run_id, profile=profile) as wl:
         wl.wait_acknowledged(max(1, config.jobs // 4), timeout=scaled(config.ramp_s, config.time_scale) + 15.0)
@@ -122,10 +129,23 @@ def run_case(
         summary = wl.join(timeout=limit)
     if baseline is not None:
         history.record_sample("redis_clients", drained(redis_url, baseline, scaled(DRAIN_S, config.time_scale) + 1.0))
+    now = owned_processes(stack) if owned else {}
+    for name, pid in owned.items():
+        if now.get(name) == pid:
+            for what, value in process_figures(pid).items():
+                history.record_sample(f"{name}_{what}", value)
     if redis_url and jobs_key:
         for job_id in sorted(service_jobs(redis_url, jobs_key, profile) - before):
             history.record_sample("service_job", 1, job_id=job_id)
     return CaseRun(case, summary, fault_s)
+
+
+def owned_processes(target: Target) -> dict[str, int]:
+    """The API and worker processes of a target the harness started, by component (host pids); {} for others."""
+    pids = getattr(target, "pids", None)
+    if pids is None:
+        return {}
+    return {name: pid for name, pid in pids().items() if name == "api" or name.startswith("worker")}
 
 
 def service_jobs(redis_url: str, key: str, profile: ContractProfile) -> set[str]:
