@@ -37,6 +37,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 }
 INSTANT = (RedisRestart, ApiRestart)  # done once applied: their window closes at once
 MAX_FAULTS = 3  # per example: schedules stay short, and so does shrinking one on a real stack
+FILE_POOL = 100  # jobs name the profile's first 100 valid file ids (all of them, when it has fewer)
 FAULTS = st.one_of(
     st.builds(RedisRestart, graceful=st.booleans()),
     st.builds(RedisPause),
@@ -109,20 +110,22 @@ class ChaosMachine(RuleBasedStateMachine):
     @initialize(target=jobs, durations=st.lists(st.integers(10, 60), min_size=1, max_size=4))
     def initial_jobs(self, durations: list[int]) -> object:
         """A few jobs in flight before the first fault, so every schedule has something to break."""
-        replies = [self.client.initiate([10001 + i], None, {"durationMs": d * 1000}) for i, d in enumerate(durations)]
+        simulate = [{"durationMs": d * 1000} for d in durations]
+        replies = [self.client.initiate(self.job_files([i]), None, s) for i, s in enumerate(simulate)]
         return multiple(*(JobRef(r.job.job_id, None) for r in replies if r.ok and r.job and r.job.job_id))
 
     @rule(
         target=jobs,
-        files=st.lists(st.integers(10001, 10100), min_size=1, max_size=3),
+        file_picks=st.lists(st.integers(0, FILE_POOL - 1), min_size=1, max_size=3),
         duration_s=st.integers(10, 60),
         with_crid=st.booleans(),
         resends=st.integers(0, 2),
         fail_first=st.booleans(),
     )
     def initiate(
-        self, files: list[int], duration_s: int, with_crid: bool, resends: int, fail_first: bool
+        self, file_picks: list[int], duration_s: int, with_crid: bool, resends: int, fail_first: bool
     ) -> JobRef | object:
+        files = self.job_files(file_picks)
         crid = next(self.crids) if with_crid else None
         simulate = {"durationMs": duration_s * 1000, "failAttempts": int(fail_first)}
         reply = self.client.initiate(files, crid, simulate)
@@ -135,6 +138,13 @@ class ChaosMachine(RuleBasedStateMachine):
         if not reply.ok or reply.job is None or not reply.job.job_id:
             return multiple()
         return JobRef(reply.job.job_id, crid)
+
+    def job_files(self, picks: list[int]) -> list[int]:
+        """The file ids of a job: each pick is an index into the first valid ids of the stack's profile (drawn as
+        indices because the strategies exist before any stack is bound; shrinking goes towards the first id)."""
+        ids = self.stack.profile.file_ids
+        pool = ids.first(min(FILE_POOL, len(ids)))
+        return [pool[i % len(pool)] for i in picks]
 
     @rule(job=jobs)
     def poll(self, job: JobRef) -> None:

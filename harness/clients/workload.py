@@ -20,6 +20,7 @@ from typing import Any, Literal, Self
 
 from harness.clients.service import ServiceClient
 from harness.contract import V1, ContractProfile, StreamOptions, Timeouts
+from harness.contract.profile import DEFAULT_FILE_IDS, FileIds
 from harness.core.closing import Running
 from harness.core.errors import ConfigError
 from harness.core.timescale import scaled
@@ -119,14 +120,15 @@ class WorkloadSummary:
         return Counter(o.status or "unacknowledged" for o in self.outcomes)
 
 
-def plan_jobs(config: WorkloadConfig, run_id: str) -> list[JobPlan]:
-    """Every user's plan, drawn from the seed (same seed, same plans)."""
+def plan_jobs(config: WorkloadConfig, run_id: str, file_ids: FileIds = DEFAULT_FILE_IDS) -> list[JobPlan]:
+    """Every user's plan, drawn from the seed (same seed, same plans); each job names 1-3 of `file_ids` (the
+    profile's valid ids)."""
     rng, plans = random.Random(config.seed), []
     for i in range(config.jobs):
         crid = f"{run_id}-{i}" if rng.random() < config.client_request_id else None
         follow: Follow = "sse" if rng.random() < config.sse else "poll"
         disconnect: Disconnect = follow if rng.random() < config.disconnect else "none"
-        files = tuple(rng.randint(10001, 19999) for _ in range(rng.randint(1, 3)))
+        files = file_ids.pick(rng, rng.randint(1, 3))
         duration_ms = round(rng.uniform(config.min_job_s, config.max_job_s) * 1000)
         resends = rng.randint(1, 2) if crid and rng.random() < config.resend else 0
         fail = 1 if rng.random() < config.fail_first_attempt else 0
@@ -151,7 +153,7 @@ class Workload(Running):
     ) -> None:
         self.base_url, self.history, self.config, self.profile = base_url, history, config, profile
         self.run_id = run_id or f"wl-{uuid.uuid4().hex[:8]}"
-        self.plans = plan_jobs(config, self.run_id)
+        self.plans = plan_jobs(config, self.run_id, profile.file_ids)
         self._pool: ThreadPoolExecutor | None = None
         self._futures: list[Future[JobOutcome]] = []
         self._acks = 0

@@ -26,8 +26,8 @@ from harness.judge.history import Recorder
 
 SHORT_JOB_S = 20.0  # modelled seconds of the jobs followed to their end (with the `simulate` test controls)
 LONG_JOB_S = 120.0  # modelled seconds of the job that must still be running while probed
-SHORT_FILES = (10001, 10002)
-LONG_FILES = tuple(range(10101, 10113))  # a dozen files: the longest job where duration follows size
+SHORT_JOB_FILES = 2  # file ids of a job followed to its end (fewer when the profile has fewer valid ids)
+LONG_JOB_FILES = 12  # a dozen files: the longest job where duration follows size
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,9 @@ class Run(Closing):
     def __post_init__(self) -> None:
         cfg = self.config
         self.profile = cfg.profile
+        ids = self.profile.file_ids  # the ids the profile says make a valid job, taken in order
+        self.short_files = ids.first(min(SHORT_JOB_FILES, len(ids)))
+        self.long_files = ids.first(min(LONG_JOB_FILES, len(ids)))
         self.flow = ServiceClient(
             cfg.target, self.history, "conformance", timeouts=cfg.timeouts(), profile=self.profile
         )

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from harness.clients.sse import StreamResult
-from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run
+from harness.conformance.context import LONG_JOB_S, SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, inconclusive, judged, passed
 from harness.core.timescale import scaled
 from harness.judge import CheckParams, check
@@ -27,9 +27,10 @@ def _increasing(ids: list[int]) -> bool:
     return all(a < b for a, b in itertools.pairwise(ids))
 
 
-def _start(run: Run, role: str, files: tuple[int, ...] = SHORT_FILES, modelled_s: float = SHORT_JOB_S) -> str | None:
-    """Each follower starts its own job just before following it, so the job is young when followed."""
-    run.initiate(role, files, modelled_s)
+def _start(run: Run, role: str, files: tuple[int, ...] | None = None, modelled_s: float = SHORT_JOB_S) -> str | None:
+    """Each follower starts its own job just before following it, so the job is young when followed (a short
+    one unless `files` says)."""
+    run.initiate(role, run.short_files if files is None else files, modelled_s)
     return run.jobs.get(role)
 
 
@@ -99,7 +100,7 @@ def resume(run: Run) -> Point:
 
 
 def heartbeat_then_cancel(run: Run) -> list[Point]:
-    job_id = _start(run, "followed-long", LONG_FILES, LONG_JOB_S)
+    job_id = _start(run, "followed-long", run.long_files, LONG_JOB_S)
     if job_id is None:
         return [failed("sse.heartbeat", "no running job (initiate failed)"), failed("cancel", "no running job")]
     return [_heartbeat(run, job_id), _cancel(run, job_id)]
@@ -145,7 +146,7 @@ def _cancel(run: Run, job_id: str) -> Point:
 def legacy(run: Run) -> Point:
     if not run.profile.offers("legacy_start"):
         return absent("legacy_start", "legacy synchronous start")
-    reply = run.flow.legacy_start(SHORT_FILES, None, run.simulate(LEGACY_JOB_S))
+    reply = run.flow.legacy_start(run.short_files, None, run.simulate(LEGACY_JOB_S))
     status = reply.job.status if reply.job is not None else None
     evidence = f"held {reply.latency_s:.2f} s, answered {reply.http_status} with status {status}"
     ok = reply.http_status in run.profile.codes["legacy_start"] and status == "completed"

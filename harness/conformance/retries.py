@@ -7,7 +7,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from harness.conformance.context import SHORT_FILES, SHORT_JOB_S, Run
+from harness.conformance.context import SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, judged, passed, percentile
 from harness.contract import Reply
 
@@ -30,7 +30,7 @@ def _where(run: Run) -> str:
 def _sequential(run: Run) -> Point:
     key = _key()
     simulate = run.simulate(SHORT_JOB_S)
-    replies = [run.note("initiate", run.probe.initiate(SHORT_FILES, key, simulate)) for _ in range(2)]
+    replies = [run.note("initiate", run.probe.initiate(run.short_files, key, simulate)) for _ in range(2)]
     ids = [r.job.job_id if r.ok and r.job is not None else None for r in replies]
     codes = [r.http_status for r in replies]
     if None in ids:
@@ -71,7 +71,7 @@ def _at_once(run: Run, key: str, count: int) -> list[Reply]:
         client.status(run.unknown_id())  # opens the connection, so the initiates leave together
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=run.config.request_s)
-        return client.initiate(SHORT_FILES, key, simulate)  # contended on purpose: not a latency sample
+        return client.initiate(run.short_files, key, simulate)  # contended on purpose: not a latency sample
 
     try:
         with ThreadPoolExecutor(count, thread_name_prefix="conformance-retry") as pool:
@@ -88,7 +88,7 @@ def latency(run: Run) -> list[Point]:
     for _ in range(run.config.latency_samples):
         if run.remaining(2 * run.config.request_s) <= 0:  # keep time for the checker
             break
-        run.note("initiate", run.probe.initiate(SHORT_FILES[:1], None, simulate))
+        run.note("initiate", run.probe.initiate(run.short_files[:1], None, simulate))
         if job_id is not None:
             run.note("status", run.probe.status(job_id))
             run.note("status", run.probe.status(job_id))

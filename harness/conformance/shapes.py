@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from harness.conformance.context import LONG_FILES, LONG_JOB_S, SHORT_FILES, SHORT_JOB_S, Run, elapsed_ms
+from harness.conformance.context import LONG_JOB_S, SHORT_JOB_S, Run, elapsed_ms
 from harness.conformance.results import Point, absent, failed, judged, passed
 from harness.contract import STATES
 
@@ -26,8 +26,8 @@ def health(run: Run) -> Point:
 def initiate(run: Run) -> Point:
     """The answer to an initiate; the long job it also starts must still run when `not_ready` asks about it."""
     name, codes = "initiate.shape", run.profile.codes["initiate"]
-    first = run.initiate("shape", SHORT_FILES, SHORT_JOB_S)
-    run.initiate("long", LONG_FILES, LONG_JOB_S)
+    first = run.initiate("shape", run.short_files, SHORT_JOB_S)
+    run.initiate("long", run.long_files, LONG_JOB_S)
     job = first.job
     seen = f"{first.http_status} in {first.latency_s * 1000:.0f} ms"
     if first.http_status not in codes:

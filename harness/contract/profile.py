@@ -7,13 +7,15 @@ A feature a profile declares absent is never exercised: the clients answer `Repl
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from httpx_sse import ServerSentEvent
 
 from harness.contract.views import JobView, _int, _num, _str
+from harness.core.errors import ConfigError
 from harness.judge.history import UNKNOWN_JOB, Observed
 from harness.judge.params import stall_bound
 
@@ -93,6 +95,75 @@ class Features:
 
 
 @dataclass(frozen=True)
+class FileIds:
+    """The file ids that make a valid job: an explicit list (`values`) or the inclusive range `start`..`stop` every
+    `step`. Every client draws its jobs' ids from here: `pick` at random (a workload, Locust), `first` in order
+    (conformance, the Hypothesis machine). The default, 10001..19999, is what the reference service accepts."""
+
+    values: tuple[int, ...] | None = None
+    start: int | None = None
+    stop: int | None = None
+    step: int = 1
+    _ids: Sequence[int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.values is not None:
+            values = tuple(self.values)
+            if self.start is not None or self.stop is not None or self.step != 1:
+                raise ConfigError(f"file ids {values!r} with a range: give either values or start/stop/step")
+            if not values or not all(is_positive_int(v) for v in values) or len(set(values)) != len(values):
+                raise ConfigError(f"file ids {values!r}: give distinct positive integers, at least one")
+            object.__setattr__(self, "values", values)
+            object.__setattr__(self, "_ids", values)
+            return
+        start, stop, step = self.start, self.stop, self.step
+        if start is None or stop is None:
+            raise ConfigError("file ids: give values, or both start and stop of a range")
+        if not all(is_positive_int(v) for v in (start, stop, step)) or stop < start:
+            raise ConfigError(f"file ids {start}..{stop} step {step}: give positive integers with start <= stop")
+        object.__setattr__(self, "_ids", range(start, stop + 1, step))
+
+    def pick(self, rng: random.Random, count: int) -> tuple[int, ...]:
+        """`count` ids drawn at random (repeats possible); on a step-1 range the draws are `rng.randint(start,
+        stop)`, so a seeded workload plans the jobs it always planned."""
+        if self.values is not None:
+            return tuple(rng.choice(self.values) for _ in range(count))
+        start, stop, step = cast(int, self.start), cast(int, self.stop), self.step
+        if step == 1:
+            return tuple(rng.randint(start, stop) for _ in range(count))
+        return tuple(start + step * rng.randint(0, (stop - start) // step) for _ in range(count))
+
+    def first(self, count: int) -> tuple[int, ...]:
+        """The first `count` valid ids, in order (the list's order, or the range's)."""
+        if count > len(self):
+            raise ConfigError(
+                f"file ids {self.describe()}: {count} distinct ids wanted, only {len(self)} valid; "
+                "give the profile's file_ids more ids"
+            )
+        return tuple(self._ids[: max(0, count)])
+
+    def describe(self) -> str:
+        if self.values is not None:
+            shown = ", ".join(map(str, self.values[:5])) + (", ..." if len(self.values) > 5 else "")
+            return f"[{shown}] ({len(self.values)} ids)"
+        return f"{self.start}..{self.stop}" + (f" step {self.step}" if self.step != 1 else "")
+
+    def __contains__(self, item: object) -> bool:
+        return is_positive_int(item) and item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+def is_positive_int(value: object) -> bool:
+    """An int above 0, not a bool (TOML and JSON booleans are ints to Python)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+DEFAULT_FILE_IDS = FileIds(start=10001, stop=19999)
+
+
+@dataclass(frozen=True)
 class ContractProfile:
     """Every name the clients send or read, keyed by canonical (v1) name; statuses and events map the
     implementation's names to canonical ones (absent = same name). A profile states only what differs:
@@ -107,6 +178,7 @@ class ContractProfile:
     checksum_prefix: str = "sha256:"
     job_id_pattern: str = UUID_PATTERN  # a regex of the job ids it issues: how a front's locations tell them apart
     features: Features = field(default_factory=Features)
+    file_ids: FileIds = DEFAULT_FILE_IDS  # the ids a valid job may name: every client draws its jobs' ids from them
     limits: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
     source: str = ""

@@ -25,6 +25,7 @@ from harness.locust.metrics import fire
 from harness.locust.runtime import Runtime, current
 
 RETRY_BACKOFF_S = (1.0, 2.0, 4.0)  # modelled seconds between initiate attempts of a Retrier
+RNG = random.Random()  # draws the file ids of the users' jobs (from the contract profile's valid ones)
 
 
 class JobUser(User):
@@ -62,12 +63,16 @@ class JobUser(User):
     def deadline_s(self) -> float:
         return self.rt.settings.check_params().deadline_s
 
+    def pick_files(self, count: int) -> list[int]:
+        """`count` file ids the contract profile says are valid, at random."""
+        return list(self.rt.settings.contract.file_ids.pick(RNG, count))
+
     def fire(self, kind: str, name: str, ms: float, error: str | None = None, length: int = 0) -> None:
         fire(self.environment.events.request, kind, name, ms, error, length)
 
     def start_job(self, client_request_id: str | None = None) -> str | None:
         """Initiate a job of 1-3 files; its id, or None (the failure is already reported)."""
-        self.file_ids = random.sample(range(10_000, 10_000_000), random.randint(1, 3))
+        self.file_ids = self.pick_files(random.randint(1, 3))
         reply = self.service.initiate(self.file_ids, client_request_id)
         return reply.job.job_id if reply.ok and reply.job is not None else None
 
@@ -172,7 +177,7 @@ class Retrier(JobUser):
         self.poll_to_end(job_id, started)
 
     def start_with_retries(self, crid: str) -> str | None:
-        self.file_ids = [random.randint(10_000, 10_000_000)]
+        self.file_ids = self.pick_files(1)
         for backoff in (*RETRY_BACKOFF_S, None):
             reply = self.service.initiate(self.file_ids, crid)
             if reply.ok and reply.job is not None:
@@ -191,4 +196,4 @@ class LegacySync(JobUser):
     def job(self) -> None:
         if not self.service.profile.offers("legacy_start"):
             raise StopUser(f"contract profile {self.service.profile.name!r} has no legacy start")
-        self.service.legacy_start(random.sample(range(10_000, 10_000_000), random.randint(1, 3)))
+        self.service.legacy_start(self.pick_files(random.randint(1, 3)))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from harness.contract.profile import (
+    DEFAULT_FILE_IDS,
     EVENTS,
     LIMITS,
     STATES,
@@ -24,12 +25,17 @@ from harness.contract.profile import (
     ContractProfile,
     DownloadMode,
     Features,
+    FileIds,
     Idempotency,
+    is_positive_int,
 )
 from harness.core.errors import ConfigError
 
 TABLES = ("paths", "fields", "statuses", "events", "codes", "features", "limits")
 SCALARS = ("name", "description", "checksum_prefix", "job_id_pattern")
+FILE_IDS = "file_ids"  # a list of ids, or a { from, to, step } range: neither a table nor a string
+RANGE_KEYS = ("from", "to", "step")
+FILE_IDS_HINT = "give a list of distinct positive integers, e.g. [3, 5, 8], or a range, e.g. { from = 1, to = 50 }"
 NEEDS_JOB_ID = frozenset({"status", "stream", "download", "cancel"})
 UUID_HINT = 'give a regex of one id with no spaces or quotes, e.g. "[0-9a-f]{32}" or "[^/]+"'
 CHOICES: Mapping[str, tuple[str, ...]] = {"idempotency": get_args(Idempotency), "download": get_args(DownloadMode)}
@@ -60,8 +66,8 @@ def parse_profile(text: str, source: str, default_name: str = "profile") -> Cont
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"profile {source}: not valid TOML ({exc}); check quoting and [table] headers") from None
     for key, value in raw.items():
-        if key not in TABLES and key not in SCALARS:
-            raise where.unknown(None, key, value, (*TABLES, *SCALARS))
+        if key not in TABLES and key not in SCALARS and key != FILE_IDS:
+            raise where.unknown(None, key, value, (*TABLES, *SCALARS, FILE_IDS))
         if key in TABLES and not isinstance(value, dict):
             raise where.error(None, key, value, "is not a table", f"write it as a [{key}] table")
         if key in SCALARS and not isinstance(value, str):
@@ -77,6 +83,7 @@ def parse_profile(text: str, source: str, default_name: str = "profile") -> Cont
         checksum_prefix=raw.get("checksum_prefix", "sha256:"),
         job_id_pattern=_pattern(where, raw.get("job_id_pattern", UUID_PATTERN)),
         features=_features(where, tables["features"]),
+        file_ids=_file_ids(where, raw[FILE_IDS]) if FILE_IDS in raw else DEFAULT_FILE_IDS,
         limits=_limits(where, tables["limits"]),
         description=raw.get("description", ""),
         source=source,
@@ -91,6 +98,36 @@ def _pattern(where: _Where, value: str) -> str:
     if not value or re.search(r'[\s"]', value) or compiled.fullmatch("a/b"):
         raise where.error(None, "job_id_pattern", value, "must match one path segment", UUID_HINT)
     return value
+
+
+def _file_ids(where: _Where, value: object) -> FileIds:
+    """`file_ids = [3, 5, 8]` or `file_ids = { from = 1, to = 50, step = 1 }` (step optional)."""
+    if isinstance(value, list):
+        bad = next((v for v in value if not is_positive_int(v)), None)
+        if bad is not None:
+            raise where.error(None, FILE_IDS, value, f"has {bad!r}, not a positive integer", FILE_IDS_HINT)
+        if not value:
+            raise where.error(None, FILE_IDS, value, "is empty: no job would be valid", FILE_IDS_HINT)
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if twice:
+            named = ", ".join(map(str, twice))
+            raise where.error(None, FILE_IDS, value, f"names {named} more than once", "list each id once")
+        return FileIds(values=tuple(value))
+    if not isinstance(value, dict):
+        raise where.error(None, FILE_IDS, value, "is not a list or a range", FILE_IDS_HINT)
+    for key, item in value.items():
+        if key not in RANGE_KEYS:
+            raise where.unknown(FILE_IDS, key, item, RANGE_KEYS)
+        if not is_positive_int(item):
+            raise where.error(FILE_IDS, key, item, "is not a positive integer", "e.g. { from = 1, to = 50, step = 1 }")
+    missing = [key for key in ("from", "to") if key not in value]
+    if missing:
+        hint = "give both ends, inclusive: e.g. { from = 1, to = 50 }"
+        raise where.error(None, FILE_IDS, value, f"has no {' or '.join(missing)}", hint)
+    start, stop, step = value["from"], value["to"], value.get("step", 1)
+    if stop < start:
+        raise where.error(None, FILE_IDS, value, f"runs backwards (to {stop} < from {start})", "swap from and to")
+    return FileIds(start=start, stop=stop, step=step)
 
 
 def _names(where: _Where, table: str, values: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, str]:
