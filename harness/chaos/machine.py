@@ -4,7 +4,10 @@ faults against one running stack; invariants run the checker over the history re
 Each example records its own history and ends by healing the stack, following every acknowledged job to a
 finished state and judging the whole history. A failure shrinks to a short schedule that Hypothesis prints as
 code (`state = ChaosMachine()`, `state.apply_fault(fault=RedisRestart(graceful=False))`, ...); the fault
-objects' reprs are their constructors, so the schedule can be pasted back. Profiles: `ci` (a few short
+objects' reprs are their constructors, so the schedule can be pasted back. Shrinking replays schedules on a real
+stack, where timing differs between replays, so Hypothesis may end in an error of its own (a flaky example);
+`run_machine` then still raises the first anomaly found and the shortest schedule seen failing, before
+Hypothesis's error. Profiles: `ci` (a few short
 examples, no example database) and `dev` (many longer ones); HYPOTHESIS_PROFILE picks one, `ci` by default.
 """
 
@@ -19,11 +22,20 @@ from typing import Any, ClassVar, cast
 
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from harness.chaos.catalogue import prompt_502_during_api_restart
 from harness.clients import ServiceClient
-from harness.contract import StreamOptions, Timeouts
+from harness.contract import V1, StreamOptions, Timeouts
 from harness.core.timescale import scaled
 from harness.faults import ApiRestart, Fault, Latency, RedisPause, RedisRestart, ResetPeer, Timeout, WorkerKill
 from harness.judge import CheckParams, CheckResult, check, render_text
@@ -67,6 +79,46 @@ def machine_settings(profile: str | None = None) -> settings:
     return settings.get_profile(profile or os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 
+class FailureLog:
+    """The failing schedules of one machine run: the first anomaly, and the shortest schedule seen failing."""
+
+    def __init__(self) -> None:
+        self.first: str | None = None
+        self.shortest: tuple[list[str], str] | None = None
+        self.count = 0
+
+    def record(self, steps: list[str], anomaly: str) -> None:
+        self.count += 1
+        self.first = self.first or anomaly
+        if self.shortest is None or len(steps) < len(self.shortest[0]):
+            self.shortest = (list(steps), anomaly)
+
+    def summary(self) -> str:
+        assert self.first is not None and self.shortest is not None
+        steps, anomaly = self.shortest
+        schedule = "\n".join(f"    {step}" for step in steps) or "    (no step: the initial jobs alone)"
+        head = f"the chaos machine found an anomaly ({self.count} failing example(s)); the first:\n{self.first}"
+        if anomaly == self.first:
+            return f"{head}\nshortest schedule seen failing ({len(steps)} steps):\n{schedule}"
+        return f"{head}\nshortest schedule seen failing ({len(steps)} steps), with:\n{anomaly}\n{schedule}"
+
+
+class MachineFailed(AssertionError):
+    """A machine run that found an anomaly, however Hypothesis's own run ended (the cause is chained)."""
+
+
+def run_machine(machine: type[RuleBasedStateMachine], run_settings: settings) -> None:
+    """`run_state_machine_as_test`, but a failure starts with the anomaly and the shortest failing schedule: when
+    shrinking on a real stack ends in Hypothesis's own error (a flaky replay), the anomaly is not lost."""
+    log: FailureLog = getattr(machine, "failures", None) or FailureLog()
+    try:
+        run_state_machine_as_test(machine, settings=run_settings)
+    except Exception as exc:
+        if log.first is None:
+            raise
+        raise MachineFailed(log.summary()) from exc
+
+
 @dataclass(frozen=True)
 class JobRef:
     job_id: str
@@ -83,12 +135,16 @@ class ChaosMachine(RuleBasedStateMachine):
     stack: ClassVar[Target]
     params: ClassVar[CheckParams]
     history_dir: ClassVar[Path]
+    failures: ClassVar[FailureLog]
     _examples: ClassVar[itertools.count[int]] = itertools.count()
     jobs = Bundle("jobs")
 
     @classmethod
     def bound(cls, stack: Target, params: CheckParams, history_dir: Path) -> type[ChaosMachine]:
-        attrs = {"stack": stack, "params": params, "history_dir": history_dir, "_examples": itertools.count()}
+        attrs = {
+            "stack": stack, "params": params, "history_dir": history_dir,
+            "_examples": itertools.count(), "failures": FailureLog(),
+        }  # fmt: skip
         return cast(type[ChaosMachine], type("ChaosMachine", (cls,), attrs))
 
     def __init__(self) -> None:
@@ -99,7 +155,10 @@ class ChaosMachine(RuleBasedStateMachine):
         scale = self.stack.time_scale
         stream = StreamOptions.outlasting(self.params.idle_timer_s or scaled(60.0, scale), scale)
         self.timeouts = Timeouts(request_s=2.0, stream=stream, default_poll_s=0.25)
-        self.client = ServiceClient(self.stack.endpoints.edge_url, self.history, "machine", timeouts=self.timeouts)
+        self.profile = getattr(self.stack, "profile", V1)
+        edge = self.stack.endpoints.edge_url
+        self.client = ServiceClient(edge, self.history, "machine", timeouts=self.timeouts, profile=self.profile)
+        self.steps: list[str] = []  # this example's schedule so far, as code
         self.active: Fault | None = None
         self.faults_applied = 0
         self.broken = False  # an invariant already failed: teardown only heals (shrinking stays fast)
@@ -110,6 +169,7 @@ class ChaosMachine(RuleBasedStateMachine):
     @initialize(target=jobs, durations=st.lists(st.integers(10, 60), min_size=1, max_size=4))
     def initial_jobs(self, durations: list[int]) -> object:
         """A few jobs in flight before the first fault, so every schedule has something to break."""
+        self.steps.append(f"state.initial_jobs(durations={durations!r})")
         simulate = [{"durationMs": d * 1000} for d in durations]
         replies = [self.client.initiate(self.job_files([i]), None, s) for i, s in enumerate(simulate)]
         return multiple(*(JobRef(r.job.job_id, None) for r in replies if r.ok and r.job and r.job.job_id))
@@ -125,6 +185,10 @@ class ChaosMachine(RuleBasedStateMachine):
     def initiate(
         self, file_picks: list[int], duration_s: int, with_crid: bool, resends: int, fail_first: bool
     ) -> JobRef | object:
+        self.steps.append(
+            f"state.initiate(file_picks={file_picks!r}, duration_s={duration_s!r}, with_crid={with_crid!r}, "
+            f"resends={resends!r}, fail_first={fail_first!r})"
+        )
         files = self.job_files(file_picks)
         crid = next(self.crids) if with_crid else None
         simulate = {"durationMs": duration_s * 1000, "failAttempts": int(fail_first)}
@@ -142,21 +206,24 @@ class ChaosMachine(RuleBasedStateMachine):
     def job_files(self, picks: list[int]) -> list[int]:
         """The file ids of a job: each pick is an index into the first valid ids of the stack's profile (drawn as
         indices because the strategies exist before any stack is bound; shrinking goes towards the first id)."""
-        ids = self.stack.profile.file_ids
+        ids = self.profile.file_ids
         pool = ids.first(min(FILE_POOL, len(ids)))
         return [pool[i % len(pool)] for i in picks]
 
     @rule(job=jobs)
     def poll(self, job: JobRef) -> None:
+        self.steps.append(f"state.poll(job={job.job_id!r})")
         self.client.status(job.job_id)
 
     @rule(job=jobs, events=st.integers(1, 4))
     def stream_then_disconnect(self, job: JobRef, events: int) -> None:
+        self.steps.append(f"state.stream_then_disconnect(job={job.job_id!r}, events={events!r})")
         seen = self.client.follow_sse(job.job_id, scaled(40, self.stack.time_scale), stop_after_events=events)
         self.last_ids[job.job_id] = seen.last_event_id
 
     @rule(job=jobs)
     def resume_stream(self, job: JobRef) -> None:
+        self.steps.append(f"state.resume_stream(job={job.job_id!r})")
         last = self.last_ids.get(job.job_id)
         seen = self.client.follow_sse(
             job.job_id, scaled(40, self.stack.time_scale), last_event_id=last, stop_after_events=3
@@ -165,17 +232,21 @@ class ChaosMachine(RuleBasedStateMachine):
 
     @rule(job=jobs)
     def disconnect_mid_poll(self, job: JobRef) -> None:
+        self.steps.append(f"state.disconnect_mid_poll(job={job.job_id!r})")
         cut = Timeouts(request_s=0.0005, connect_s=2.0)
-        with ServiceClient(self.stack.endpoints.edge_url, self.history, "machine", timeouts=cut) as quitter:
+        edge = self.stack.endpoints.edge_url
+        with ServiceClient(edge, self.history, "machine", timeouts=cut, profile=self.profile) as quitter:
             quitter.status(job.job_id)
 
     @rule(job=jobs)
     def cancel(self, job: JobRef) -> None:
+        self.steps.append(f"state.cancel(job={job.job_id!r})")
         self.client.cancel(job.job_id)
 
     @precondition(lambda self: self.active is None and self.faults_applied < MAX_FAULTS)
     @rule(fault=FAULTS)
     def apply_fault(self, fault: Fault) -> None:
+        self.steps.append(f"state.apply_fault(fault={fault!r})")
         self.faults_applied += 1
         fault.on(self.target).apply()
         if isinstance(fault, INSTANT):
@@ -187,6 +258,7 @@ class ChaosMachine(RuleBasedStateMachine):
     @rule()
     def heal(self) -> None:
         if self.active is not None:
+            self.steps.append("state.heal()")
             self.active.remove()
             self.active = None
 
@@ -195,6 +267,8 @@ class ChaosMachine(RuleBasedStateMachine):
         result = self.judge()
         bad = [a for a in result.anomalies if not _tolerated(a)]
         self.broken = self.broken or bool(bad)
+        if bad:
+            self.failures.record(self.steps, f"{bad[0].kind}: {bad[0].message} (history {self.path})")
         assert not bad, render_text(result)
 
     def judge(self) -> CheckResult:
@@ -214,6 +288,8 @@ class ChaosMachine(RuleBasedStateMachine):
             self.client.close()
             self.history.close()
         bad = [a for a in result.anomalies if not _tolerated(a)]
+        if bad:
+            self.failures.record(self.steps, f"{bad[0].kind}: {bad[0].message} (history {self.path}, at the end)")
         assert not bad, f"history {self.path}\n{render_text(result)}"
 
     def acknowledged_jobs(self) -> list[str]:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import seed
-from hypothesis.stateful import run_state_machine_as_test
 
-from harness.chaos.machine import ChaosMachine, machine_settings
+from harness.chaos.machine import ChaosMachine, machine_settings, run_machine
 from harness.fronts import check_params
 from harness.targets.base import Target
 
@@ -27,7 +26,7 @@ def test_fault_schedules_keep_every_invariant(healed: Target, front: str, tmp_pa
     machine = seed(chosen)(ChaosMachine.bound(healed, check_params(front, healed.time_scale), tmp_path))
     print(f"chaos machine seed {chosen} (replay: HARNESS_CHAOS_SEED={chosen}); histories in {tmp_path}")
     try:
-        run_state_machine_as_test(machine, settings=machine_settings())
+        run_machine(machine, machine_settings())
     except BaseException as exc:
         exc.add_note(f"chaos machine seed {chosen}: replay with HARNESS_CHAOS_SEED={chosen}; histories in {tmp_path}")
         raise
