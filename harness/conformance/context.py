@@ -1,17 +1,19 @@
 """What every conformance check shares: the configuration, the clients, the clock and the jobs it started.
 
 Two protocol clients: `flow` records what it sees in the run's history (the checker judges it at the end),
-`probe` records nothing (bad inputs, unknown ids, concurrent retries: answers the checker would rightly call
-anomalies when they come from a probe that asked for them). Raw requests go through `http`.
+`probe` records nothing (bad inputs, unknown ids: answers the checker would rightly call anomalies when they
+come from a probe that asked for them). The idempotency probes are recorded (`client(recorded=True)`): a retried
+initiate that made a second job is the checker's `duplicate_job` too. Raw requests go through `http`.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +77,7 @@ class Run(Closing):
     jobs: dict[str, str] = field(default_factory=dict)
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _clients: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         cfg = self.config
@@ -88,9 +91,13 @@ class Run(Closing):
         self.probe = self.client()
         self.http = httpx.Client(base_url=cfg.target, timeout=cfg.request_s, follow_redirects=False)
 
-    def client(self) -> ServiceClient:
-        """A new unrecorded client (its own connections), e.g. one per concurrent retry."""
-        return ServiceClient(self.config.target, timeouts=self.config.timeouts(), profile=self.profile)
+    def client(self, recorded: bool = False) -> ServiceClient:
+        """A new client (its own connections), e.g. one per concurrent retry; unrecorded unless `recorded`."""
+        cfg = self.config
+        if not recorded:
+            return ServiceClient(cfg.target, timeouts=cfg.timeouts(), profile=self.profile)
+        name = f"conformance-{next(self._clients)}"
+        return ServiceClient(cfg.target, self.history, name, timeouts=cfg.timeouts(), profile=self.profile)
 
     def close(self) -> None:
         for closable in (self.flow, self.probe, self.http):

@@ -12,7 +12,7 @@ from harness.conformance.context import LONG_JOB_S, SHORT_JOB_S, Run
 from harness.conformance.results import Point, absent, failed, inconclusive, judged, passed
 from harness.core.timescale import scaled
 from harness.judge import CheckParams, check
-from harness.judge.history import read_history
+from harness.judge.history import FINISHED, read_history
 
 RESERVE_S = 8.0  # budget kept for the download, the cancel and the checker after the followers end
 LEGACY_JOB_S = 5.0  # modelled: shorter than any front's read timeout, so the endpoint itself is judged
@@ -170,11 +170,32 @@ def download(run: Run) -> Point:
 
 
 def history(run: Run, path: Path) -> Point:
-    """The checker's six invariants over every flow request of the run (probes are not recorded)."""
-    result = check(read_history([path]), CheckParams.for_scale(run.config.time_scale))
+    """The checker's invariants over every recorded request of the run: the flows and the idempotency probes
+    (bad inputs and unknown ids are not recorded), once each acknowledged job not yet seen finished has been
+    followed to its end (within the budget). Too little to judge is `inconclusive`, never a pass."""
+    settle(run, path)
+    scale = run.config.time_scale
+    params = CheckParams.for_scale(scale, stall_s=run.profile.stall_recovery_on_clock(scale))
+    result = check(read_history([path]), params)
     jobs = result.stats.jobs
     summary = f"{result.stats.records} records, {jobs.get('acknowledged', 0)} jobs"
     if result.valid:
         return judged("history.invariants", True, f"{summary}: no anomaly (lost, duplicated, regressed, timed out)")
+    if not result.anomalies:
+        return inconclusive("history.invariants", f"{summary}: {'; '.join(result.inconclusive)}")
     first = "; ".join(f"{a.kind}: {a.message}" for a in result.anomalies[:2])
     return failed("history.invariants", f"{summary}: {len(result.anomalies)} anomalies: {first}")
+
+
+def settle(run: Run, path: Path) -> None:
+    """Poll every acknowledged job of the history that no record shows finished, to its end (bounded)."""
+    acked: dict[str, None] = {}
+    finished: set[str] = set()
+    for rec in read_history([path]):
+        if rec.job_id and rec.type == "ok" and rec.op == "initiate":
+            acked.setdefault(rec.job_id)
+        if rec.job_id and (rec.status in FINISHED or rec.event in FINISHED):
+            finished.add(rec.job_id)
+    for job_id in acked:
+        if job_id not in finished and run.remaining(RESERVE_S / 2) > 0:
+            run.flow.poll_until_terminal(job_id, run.remaining(RESERVE_S / 2))

@@ -30,7 +30,8 @@ def _where(run: Run) -> str:
 def _sequential(run: Run) -> Point:
     key = _key()
     simulate = run.simulate(SHORT_JOB_S)
-    replies = [run.note("initiate", run.probe.initiate(run.short_files, key, simulate)) for _ in range(2)]
+    with run.client(recorded=True) as client:  # recorded: the checker judges the retry too (duplicate_job)
+        replies = [run.note("initiate", client.initiate(run.short_files, key, simulate)) for _ in range(2)]
     ids = [r.job.job_id if r.ok and r.job is not None else None for r in replies]
     codes = [r.http_status for r in replies]
     if None in ids:
@@ -63,7 +64,7 @@ def _concurrent(run: Run) -> Point:
 def _at_once(run: Run, key: str, count: int) -> list[Reply]:
     """`count` clients, connected beforehand, released together by a barrier (bounded wait)."""
     barrier = threading.Barrier(count)
-    clients = [run.client() for _ in range(count)]
+    clients = [run.client(recorded=True) for _ in range(count)]
     simulate = run.simulate(SHORT_JOB_S)
 
     def one(i: int) -> Reply:

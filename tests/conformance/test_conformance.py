@@ -45,8 +45,11 @@ def test_the_other_implementation_fails_only_on_its_defect(
     printed = capsys.readouterr().out
     report = json.loads((tmp_path / "conformance.json").read_text())
     assert code == 1, printed
-    assert _verdicts(report["points"], "fail") == {"idempotency.concurrent"}, printed
+    # the probes are recorded: the checker names the same defect in the run's history
+    assert _verdicts(report["points"], "fail") == {"idempotency.concurrent", "history.invariants"}, printed
     assert _verdicts(report["points"], "absent") == OTHER_LACKS, printed
+    judged = next(p for p in report["points"] if p["name"] == "history.invariants")
+    assert "duplicate_job: clientRequestId 'conformance-" in judged["evidence"], judged
     defect = next(p for p in report["points"] if p["name"] == "idempotency.concurrent")
     assert "distinct jobs" in defect["evidence"] and len(defect["data"]["rounds"][-1]["jobs"]) > 1
     assert "idempotency.concurrent  fail" in printed and "-> FAIL" in printed
@@ -55,11 +58,14 @@ def test_the_other_implementation_fails_only_on_its_defect(
 
 
 def test_a_defect_switched_on_in_the_reference_is_caught(service, time_scale: float) -> None:
-    """Negative control: the reference ignoring clientRequestId must fail both idempotency points, and only them."""
+    """Negative control: the reference ignoring clientRequestId must fail both idempotency points, and only them
+    (and the checker over the run's history, which holds the probes, names the duplicates)."""
     url = service.extra_api(REFERENCE_BUG_IGNORE_CLIENT_REQUEST_ID="1")
     result = run_conformance(ConformanceConfig(url, load_profile("reference"), time_scale))
     failed = {p.name for p in result.points if p.verdict == "fail"}
-    assert failed == {"idempotency.retry", "idempotency.concurrent"}, render_table(result)
+    assert failed == {"idempotency.retry", "idempotency.concurrent", "history.invariants"}, render_table(result)
+    judged = next(p for p in result.points if p.name == "history.invariants")
+    assert "duplicate_job" in judged.evidence, render_table(result)
 
 
 def test_the_wrong_profile_fails_points_without_crashing(other_service: str, time_scale: float) -> None:
