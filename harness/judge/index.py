@@ -11,8 +11,9 @@ checks on one record alone (a request cut by a proxy or over budget, a bad check
 the record goes by, for their invariant to report.
 A job's stall: the longest stretch its polls saw one running attempt with no visible change (same status, attempts
 and progress): from the first such observation's completion to the last one's invocation, so it surely lasted that
-long. A stretch longer than the job's expected work plus the declared stall recovery is kept (rarely more than one
-per job) and judged at the end against the fault windows (`invariants.job_fate`).
+long; or the silence of an open SSE connection after an event of a running attempt, until its next event. A
+stretch longer than the job's expected work plus the declared stall recovery is kept (rarely more than one per
+job) and judged at the end against the fault windows (`invariants.job_fate`).
 A record is seen once, in merged order (its `wall` time). An SSE event's connection is the latest stream invoke
 seen with its `op_id`, until that stream's completion (History writes a connection's invoke, then its events,
 then its completion, under one op_id unique to it).
@@ -68,12 +69,13 @@ class Stall(NamedTuple):
     until: float
     first: int
     last: int
+    stream: bool = False  # seen as an open stream's silence (not as polls showing no change)
 
 
 class Follower:
     """One SSE follower (its events, across resumes): order along it, its ids, its terminal events."""
 
-    __slots__ = ("cancels", "found", "id_break", "id_last", "job_id", "last", "prev", "terminals")
+    __slots__ = ("cancels", "found", "id_break", "id_last", "job_id", "last", "live", "prev", "terminals")
 
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id  # its first event's job
@@ -84,6 +86,7 @@ class Follower:
         self.terminals: list[int] = []
         self.last = 0
         self.cancels: list[tuple[str, int]] = []  # (job, ref) of events showing a cancelled end
+        self.live: tuple[str, float, int] | None = None  # (op_id, wall, ref) of its last event, if of a running attempt
 
 
 UNARY_OPS = ASYNC_OPS - {"stream"}  # one answer each (a stream's silence is judged by its gaps)
@@ -317,11 +320,20 @@ class Index:
             return
         if start - run[1] <= (self.params.stall_s or 0.0) + STALL_SLACK_S:
             return
-        stall = Stall(run[1], start, run[2], ref)
-        if job.stalls and job.stalls[-1].first == run[2]:
-            job.stalls[-1] = stall  # the same stretch, longer
-        else:
-            job.stalls = [*(job.stalls or ()), stall]
+        self._stall(job, Stall(run[1], start, run[2], ref))
+
+    @staticmethod
+    def _stall(job: Job, stall: Stall) -> None:
+        """Keep a stretch that outlasted the stall recovery alone (one entry per stretch: its longest form)."""
+        stalls = job.stalls
+        if stalls is None:
+            job.stalls = [stall]
+            return
+        for i in range(len(stalls) - 1, -1, -1):
+            if stalls[i].first == stall.first and stalls[i].stream == stall.stream:
+                stalls[i] = stall  # the same stretch, longer
+                return
+        stalls.append(stall)
 
     def _event(self, wall: float, ref: int, rec: RecordLike) -> None:
         self.conn_events[rec.op_id] = self.conn_events.get(rec.op_id, 0) + 1
@@ -331,6 +343,17 @@ class Index:
         if follower is None:
             follower = self.followers[key] = Follower(job_id)
         seen = (rec.status, rec.attempts, rec.progress, ref)
+        live = follower.live
+        stall_s = self.params.stall_s
+        if (
+            live is not None
+            and live[0] == rec.op_id
+            and stall_s is not None
+            and wall - live[1] > stall_s + STALL_SLACK_S
+        ):
+            self._stall(self.job(job_id), Stall(live[1], wall, live[2], ref, stream=True))  # a silent running attempt
+        running = rec.status in ACTIVE and rec.attempts is not None
+        follower.live = (rec.op_id, wall, ref) if running else None
         prev = follower.prev
         if prev is not None:
             kind = violation_of(prev[0], prev[1], prev[2], seen[0], seen[1], seen[2])

@@ -207,6 +207,25 @@ def test_the_stall_rule_passes_what_its_bounds_allow() -> None:
     assert not stalled_story(30.0, 40.0).check(STALL).anomalies, "a 30 s job may sit that long"
 
 
+def test_an_open_stream_silent_on_a_running_attempt_past_its_bound_misses_its_deadline() -> None:
+    def story(split: bool) -> Story:
+        s = Story()
+        s.op("initiate", 0.0, 0.05, job_id="j1", status="queued", http_status=202, expect_s=10.0)
+        running = (1.0, "progress", 1, {"status": "running", "attempts": 1, "progress": 0.3})
+        done = (40.0, "completed", 2, {"status": "completed", "attempts": 1, "progress": 1.0})
+        if split:  # two connections: the client was away in between, a resume replays what it missed
+            s.stream("j1", 0.5, [running], (2.0, "info", "disconnected"))
+            s.stream("j1", 39.5, [done], (40.1, "ok", None), last_event_id=1)
+        else:
+            s.stream("j1", 0.5, [running, done], (40.1, "ok", None))
+        return s
+
+    result = story(split=False).check(STALL)
+    assert kinds(result) == ["deadline_missed"], render_text(result)
+    assert "39.0 s, beyond the 26.0 s" in result.anomalies[0].message
+    assert not story(split=True).check(STALL).anomalies, "a silence across a reconnection is not the stream's"
+
+
 def test_the_stall_rule_excuses_a_dependency_fault_and_allows_a_dead_workers_window() -> None:
     redis = stalled_story(10.0, 40.0)
     redis.records.append(Record("fault", 5.0, 5.0, fault="RedisOutage()", kind="redis_outage", target="redis",

@@ -149,9 +149,14 @@ def stalled(ix: Index, job_id: str, ack: Record, params: CheckParams) -> Anomaly
                 stretches[-1] = (first, o)
             else:
                 stretches.append((first, o))
-    worst: tuple[float, Obs, Obs, float] | None = None
-    for a, b in stretches:
-        since, until = a.end, b.start
+    pairs = [(a.end, b.start, a.rec, b.rec) for a, b in stretches]
+    for events in ix.events.values():  # an open stream's silence after an event of a running attempt
+        for x, y in itertools.pairwise(events):
+            running = x.status in ACTIVE and x.attempts is not None and x.op_id == y.op_id
+            if running and (y.job_id or "") == job_id and y.wall - x.wall > params.stall_s + STALL_SLACK_S:
+                pairs.append((x.wall, y.wall, x, y))
+    worst: tuple[float, Record, Record, float, float] | None = None
+    for since, until, a, b in sorted(pairs, key=lambda p: p[3].wall):
         met = [
             w for w in ix.windows if (w.start_wall or w.wall) <= until and (w.end_wall is None or w.end_wall >= since)
         ]
@@ -164,16 +169,16 @@ def stalled(ix: Index, job_id: str, ack: Record, params: CheckParams) -> Anomaly
         allowed = ack.expect_s * params.time_scale + params.stall_s + STALL_SLACK_S + held
         excess = until - since - allowed
         if excess > 0 and (worst is None or excess > worst[0]):
-            worst = (excess, a, b, allowed)
+            worst = (excess, a, b, allowed, until - since)
     if worst is None:
         return None
-    _, a, b, allowed = worst
+    _, a, b, allowed, span = worst
     msg = (
-        f"{a.rec.status} (attempt {a.rec.attempts}, progress {a.rec.progress}) with no change from {a.rec.source} "
-        f"to {b.rec.source}: {b.start - a.end:.1f} s, beyond the {allowed:.1f} s its "
+        f"{a.status} (attempt {a.attempts}, progress {a.progress}) with no change from {a.source} "
+        f"to {b.source}: {span:.1f} s, beyond the {allowed:.1f} s its "
         f"{ack.expect_s:g} s of work, the stall recovery and the faults it met allow"
     )
-    return Anomaly("deadline_missed", job_id, msg, (a.rec, b.rec))
+    return Anomaly("deadline_missed", job_id, msg, (a, b))
 
 
 def check_order(ix: Index, params: CheckParams) -> list[Anomaly]:
