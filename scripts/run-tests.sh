@@ -6,7 +6,8 @@ export HARNESS_TIME_SCALE=${HARNESS_TIME_SCALE:-0.05}
 # The tiers run in HARNESS_TEST_WORKERS parallel workers (default 3), one test file per worker at a time
 # (`--dist loadfile`: a file's module-scoped stack is booted once; every stack takes free ports and its own
 # directories). Most of the suite waits on scaled time rather than computing, so three workers on 2 cores
-# overlap the waits: measured 8.5 min (576 tests) instead of ~20 serially. HARNESS_TEST_WORKERS=0 runs it serially.
+# overlap the waits: measured 8.5 min for 576 tests (13 min serially for the 514 before the defect matrix).
+# HARNESS_TEST_WORKERS=0 runs it serially.
 # Tests marked `serial` act on the whole engine (`harness down` reaps every dead owner's stack) and run alone after.
 workers=${HARNESS_TEST_WORKERS:-3}
 none() { echo "pytest collected no tests ($1): failing on purpose" >&2; exit 1; }
