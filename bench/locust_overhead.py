@@ -3,8 +3,8 @@
     .venv/bin/python bench/locust_overhead.py [--seconds 20] [--users 20] [--part all|overhead|latency]
 
 1. Overhead: the same closed loop of status requests from one Locust process, as a bare FastHttpUser
-   (RawStatus), through the harness (HarnessStatus: ServiceClient + history + Locust rows) and through httpx
-   (HttpxStatus). Against a static status answer from nginx the server costs next to nothing, so requests/s
+   (RawStatus), through the harness (HarnessStatus: ServiceClient + history + Locust rows), the same without
+   writing the history (UnrecordedStatus: what recording costs) and through httpx (HttpxStatus). Against a static status answer from nginx the server costs next to nothing, so requests/s
    measure the load generator (goal: harness >= 0.8 x raw); then the same through a real stack.
 2. Latency: scenarios/polling.py at 500 users (spawned at 50/s) through nginx (real time: 5 s poll hints,
    10-120 s jobs); initiate and status p50/p99 from Locust's CSV.
@@ -86,7 +86,7 @@ def overhead(workdir: Path, host: str, users: int, seconds: int, label: str, rep
     """Each class `repeat` times, interleaved (the machine is shared: load drifts); medians are compared."""
     results: dict[str, list[tuple[float, float, str]]] = {}
     for _ in range(repeat):
-        for cls in ("RawStatus", "HarnessStatus", "HttpxStatus"):
+        for cls in ("RawStatus", "HarnessStatus", "UnrecordedStatus", "HttpxStatus"):
             got = run_locust(workdir, "bench/locust_users.py", host, users, seconds, cls, BENCH_JOB_ID=JOB[0])
             row = got["rows"][("GET", "status")]
             results.setdefault(cls, []).append((float(row["Requests/s"]), got["cpu"], row["99%"]))
@@ -97,6 +97,8 @@ def overhead(workdir: Path, host: str, users: int, seconds: int, label: str, rep
         print(f"{label:<14}{cls:<15}median {median[cls]:>6.0f} req/s ({rps})  {per_core:>6.0f} req/s per core")
     ratio = median["HarnessStatus"] / median["RawStatus"]
     print(f"{label:<14}harness/raw = {ratio:.2f}   httpx/raw = {median['HttpxStatus'] / median['RawStatus']:.2f}")
+    cost = 1 - median["HarnessStatus"] / median["UnrecordedStatus"]
+    print(f"{label:<14}history writing costs {cost * 100:.1f} % of the harness's throughput (goal <= 5 %)")
 
 
 JOB = ["00000000-0000-7000-8000-000000000000"]

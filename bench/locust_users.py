@@ -2,7 +2,8 @@
 
 RawStatus is the yardstick: a bare FastHttpUser asking for one job's status in a closed loop. HarnessStatus does
 the same through the harness (ServiceClient over FastHttpSession, history line pair, Locust row per request);
-HttpxStatus the same over httpx, for reference. HeldStream opens one SSE stream for a long job and holds it for
+UnrecordedStatus is HarnessStatus with its history lines discarded (the same client and Locust rows): the two
+side by side measure what writing the history costs. HttpxStatus the same over httpx, for reference. HeldStream opens one SSE stream for a long job and holds it for
 BENCH_HOLD_S, then reports whether it was ever cut. BENCH_JOB_ID names the job the status users ask about.
 """
 
@@ -14,7 +15,10 @@ import time
 from locust import FastHttpUser, constant, task
 
 from harness.clients import ServiceClient
+from harness.clients.fast import FastServiceClient
+from harness.judge.history import NullHistory
 from harness.locust import plugin, users
+from harness.locust.metrics import MetricsRecorder
 
 assert plugin  # imported for its Locust listeners and flags
 JOB_ID = os.environ.get("BENCH_JOB_ID", "00000000-0000-7000-8000-000000000000")
@@ -37,6 +41,23 @@ class HarnessStatus(users.JobUser):
     @task
     def poll(self) -> None:
         self.service.status(JOB_ID)
+
+
+class UnrecordedStatus(HarnessStatus):
+    """HarnessStatus whose requests still reach Locust's stats but write no history line."""
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.service.close()
+        rt = self.rt
+        self.service = FastServiceClient(
+            self.host or "",
+            network_timeout=rt.timeouts.request_s,
+            connection_timeout=rt.timeouts.connect_s,
+            history=MetricsRecorder(NullHistory(), self.environment.events.request),
+            client_id=rt.client_id("unrecorded"),
+            timeouts=rt.timeouts,
+        )
 
 
 class HttpxStatus(HarnessStatus):
