@@ -3,9 +3,9 @@
 RawStatus is the yardstick: a bare FastHttpUser asking for one job's status in a closed loop. HarnessStatus does
 the same through the harness (ServiceClient over FastHttpSession, history line pair, Locust row per request);
 UnrecordedStatus is HarnessStatus with its history lines discarded (the same client and Locust rows): the two
-side by side measure what writing the history costs. HttpxStatus the same over httpx, for reference. HeldStream
-opens one SSE stream for a long job and holds it for
-BENCH_HOLD_S, then reports whether it was ever cut. BENCH_JOB_ID names the job the status users ask about.
+side by side measure what writing the history costs. HttpxStatus the same over httpx, for reference.
+HeldStream opens one SSE stream for a long job and holds it for BENCH_HOLD_S, then reports whether it was ever
+cut. BENCH_JOB_ID names the job the status users ask about.
 """
 
 from __future__ import annotations
