@@ -137,3 +137,12 @@ def test_null_history_measures_latency_and_records_nothing() -> None:
     inv = null.invoke("status", "c", job_id="j")
     assert inv.job_id == "j" and null.complete(inv, "ok") >= 0.0
     assert null.invoke("status", "c").op_id != inv.op_id
+
+
+def test_a_history_line_is_the_same_json_whichever_encoder_writes_it(tmp_path: Path) -> None:
+    from harness.judge.history import encoder
+
+    line = {"type": "ok", "op": "status", "op_id": "1-a-0", "process": "c", "latency_s": 0.001234, "progress": 0.5,
+            "attempts": 1, "checksum_ok": False, "error": None, "fault": "Latency(ms=100)", "wall": 1.5}  # fmt: skip
+    assert json.loads(encoder()(line)) == line
+    assert encoder()(line) == json.dumps(line, separators=(",", ":")).encode()
