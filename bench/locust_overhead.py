@@ -95,7 +95,7 @@ def overhead(workdir: Path, host: str, users: int, seconds: int, label: str, rep
     for cls, runs in results.items():
         rps = " ".join(f"{r[0]:.0f}" for r in runs)
         per_core = statistics.median(r[0] / max(r[1], 0.01) for r in runs)
-        print(f"{label:<14}{cls:<15}median {median[cls]:>6.0f} req/s ({rps})  {per_core:>6.0f} req/s per core")
+        print(f"{label:<14}{cls:<17}median {median[cls]:>6.0f} req/s ({rps})  {per_core:>6.0f} req/s per core")
     ratio = median["HarnessStatus"] / median["RawStatus"]
     print(f"{label:<14}harness/raw = {ratio:.2f}   httpx/raw = {median['HttpxStatus'] / median['RawStatus']:.2f}")
     cost = 1 - median["HarnessStatus"] / median["UnrecordedStatus"]
