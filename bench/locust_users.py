@@ -67,8 +67,7 @@ class HttpxStatus(HarnessStatus):
     def on_start(self) -> None:
         super().on_start()
         rt = self.rt
-        self.service = ServiceClient(self.host or "", rt.recorder, rt.client_id("httpx"),
-        timeouts=rt.timeouts)  # type: ignore[assignment]
+        self.service = ServiceClient(self.host or "", rt.recorder, rt.client_id("httpx"), timeouts=rt.timeouts)  # type: ignore[assignment]
 
 
 class HeldStream(users.JobUser):
