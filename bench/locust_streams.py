@@ -1,13 +1,18 @@
 """SSE streams held at once through nginx on one API process, with heartbeats and no drop (run on demand).
 
     .venv/bin/python bench/locust_streams.py [--streams 2000] [--rate 100] [--hold 60] [--nginx-connections N]
+        [--nginx-workers N] [--processes N]
+
+    10,000 streams: --streams 10000 --rate 200 --nginx-connections 12000 --nginx-workers 2 --processes 2
+    (two nginx workers and two Locust processes, as each process may hold at most RLIMIT_NOFILE descriptors).
 
 A stack at real time (15 s heartbeats) behind the `recommended` front; Locust's HeldStream users each start a
 one-hour job and hold its stream for --hold seconds (bench/locust_users.py). Sampled every second: streams
 open on the API (its sockets), API and Locust RSS. A stream counts as dropped when its follower needed a second
 connection or ended for another reason than its own deadline; the exit code is 1 when any was. The shipped nginx
-skeleton has one process with `worker_connections 8192` (two per proxied stream); --nginx-connections rewrites
-the running front's config and reloads it (SIGHUP), to see the next limit.
+skeleton has one process with `worker_connections 8192` (two per proxied stream); --nginx-connections and
+--nginx-workers rewrite the running front's config and reload it (SIGHUP), to see the next limit. Printed per
+stream: the bytes it costs the API, nginx (all its processes) and the load generator (all Locust processes).
 """
 
 from __future__ import annotations
@@ -48,21 +53,41 @@ def sockets(pid: int) -> int:
     return count
 
 
-def raise_nginx_connections(stack: object, workdir: Path, connections: int) -> None:
+def tree_rss_mb(pid: int) -> float:
+    """The resident memory of a process and all its descendants (nginx's workers, Locust's processes)."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += rss_mb(current)
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return total
+
+
+def raise_nginx_limits(stack: object, workdir: Path, connections: int | None, workers: int | None) -> None:
     conf = workdir / "nginx" / "nginx.conf"
-    conf.write_text(re.sub(r"worker_connections \d+;", f"worker_connections {connections};", conf.read_text()))
+    text = conf.read_text()
+    if connections:
+        text = re.sub(r"worker_connections \d+;", f"worker_connections {connections};", text)
+    if workers:
+        text = re.sub(r"worker_processes \w+;", f"worker_processes {workers};", text)
+    conf.write_text(text)
     stack.signal("nginx", signal.SIGHUP)  # type: ignore[attr-defined]
     time.sleep(1)  # nginx starts its new worker; the old one drains (nothing is connected yet)
 
 
-def hold(args: argparse.Namespace, workdir: Path, edge: str, api_pid: int) -> dict:
+def hold(args: argparse.Namespace, workdir: Path, edge: str, api_pid: int, nginx_pid: int) -> dict:
     prefix = workdir / "streams"
     ramp = args.streams / args.rate
     run_s = int(ramp + args.hold + 20)
     argv = [str(LOCUST), "-f", "bench/locust_users.py", "HeldStream", "--headless", "-u", str(args.streams)]
     argv += ["-r", str(args.rate), "-t", f"{run_s}s", "--host", edge, "--json-file", str(prefix)]
     argv += ["--history", str(prefix) + "-history.jsonl", "--no-default-thresholds", "--time-scale", "1"]
-    peak = {"api_sockets": 0, "api_rss_mb": 0.0, "locust_rss_mb": 0.0}
+    argv += ["--processes", str(args.processes)] if args.processes > 1 else []
+    peak = {"api_sockets": 0, "api_rss_mb": 0.0, "locust_rss_mb": 0.0, "nginx_rss_mb": 0.0}
     env = {**ENV, "BENCH_HOLD_S": str(args.hold)}
     with open(str(prefix) + ".log", "w") as log:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -71,14 +96,15 @@ def hold(args: argparse.Namespace, workdir: Path, edge: str, api_pid: int) -> di
                 break
             peak["api_sockets"] = max(peak["api_sockets"], sockets(api_pid))
             peak["api_rss_mb"] = max(peak["api_rss_mb"], rss_mb(api_pid))
-            peak["locust_rss_mb"] = max(peak["locust_rss_mb"], rss_mb(proc.pid))
+            peak["locust_rss_mb"] = max(peak["locust_rss_mb"], tree_rss_mb(proc.pid))
+            peak["nginx_rss_mb"] = max(peak["nginx_rss_mb"], tree_rss_mb(nginx_pid))
             time.sleep(1)
         proc.wait(timeout=60)
     rows = {(e["method"], e["name"]): e for e in json.loads(Path(str(prefix) + ".json").read_text())}
     return {"rows": rows, "peak": peak, "rc": proc.returncode, "log": str(prefix) + ".log"}
 
 
-def report(args: argparse.Namespace, got: dict, idle_rss: float) -> None:
+def report(args: argparse.Namespace, got: dict, idle_rss: float, idle_nginx: float) -> None:
     rows, peak = got["rows"], got["peak"]
     held = rows.get(("SSE", "held"), {"num_requests": 0, "num_failures": 0})
     gap = rows.get(("SSE", "max_gap"), {}).get("max_response_time", 0)
@@ -90,8 +116,14 @@ def report(args: argparse.Namespace, got: dict, idle_rss: float) -> None:
     print(f"  held to the end: {held['num_requests'] - held['num_failures']}, cut/failed: {held['num_failures']}")
     print(f"  largest gap between bytes: {gap / 1000:.1f} s; most reconnections of one stream: {reconnects}")
     print(f"  peak API sockets {peak['api_sockets']} (= streams + Redis pool + listener)")
-    print(f"  API RSS idle {idle_rss:.0f} MB, peak {peak['api_rss_mb']:.0f} MB")
-    print(f"  Locust RSS peak {peak['locust_rss_mb']:.0f} MB")
+    streams = max(1, args.streams)
+    api_kb = (peak["api_rss_mb"] - idle_rss) * 1024 / streams
+    nginx_kb = (peak["nginx_rss_mb"] - idle_nginx) * 1024 / streams
+    print(f"  API RSS idle {idle_rss:.0f} MB, peak {peak['api_rss_mb']:.0f} MB ({api_kb:.1f} KB a stream)")
+    print(f"  nginx RSS idle {idle_nginx:.0f} MB, peak {peak['nginx_rss_mb']:.0f} MB ({nginx_kb:.1f} KB a stream)")
+    locust_kb = peak["locust_rss_mb"] * 1024 / streams
+    locust = f"{peak['locust_rss_mb']:.0f} MB in {args.processes} process(es)"
+    print(f"  Locust RSS peak {locust} ({locust_kb:.0f} KB a stream)")
     # Each held stream ends at its own deadline, which Locust counts as a failed `stream` request: its exit code
     # is not the verdict, the `held` row is (see `verdict`).
     print(f"  locust exit code {got['rc']}" + (f"; log {got['log']}" if args.keep else " (--keep to keep its log)"))
@@ -111,16 +143,18 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--hold", type=float, default=60)
     parser.add_argument("--nginx-connections", type=int, default=None, help="raise the front's worker_connections")
+    parser.add_argument("--nginx-workers", type=int, default=None, help="the front's worker_processes")
+    parser.add_argument("--processes", type=int, default=1, help="Locust processes (default 1)")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs, history)")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="locust-streams-"))
     with Stack(StackConfig(time_scale=1.0, workdir=workdir / "stack")) as stack:
-        if args.nginx_connections:
-            raise_nginx_connections(stack, workdir / "stack", args.nginx_connections)
-        api_pid = stack.pids()["api"]
-        idle = rss_mb(api_pid)
-        got = hold(args, workdir, stack.endpoints.edge_url, api_pid)
-    report(args, got, idle)
+        if args.nginx_connections or args.nginx_workers:
+            raise_nginx_limits(stack, workdir / "stack", args.nginx_connections, args.nginx_workers)
+        pids = stack.pids()
+        idle, idle_nginx = rss_mb(pids["api"]), tree_rss_mb(pids["nginx"])
+        got = hold(args, workdir, stack.endpoints.edge_url, pids["api"], pids["nginx"])
+    report(args, got, idle, idle_nginx)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return verdict(args, got)
