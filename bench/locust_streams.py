@@ -11,7 +11,8 @@ one-hour job and hold its stream for --hold seconds (bench/locust_users.py). Sam
 open on the API (its sockets), API and Locust RSS. A stream counts as dropped when its follower needed a second
 connection or ended for another reason than its own deadline; the exit code is 1 when any was. The shipped nginx
 skeleton has one process with `worker_connections 8192` (two per proxied stream); --nginx-connections and
---nginx-workers rewrite the running front's config and reload it (SIGHUP), to see the next limit. Printed per
+--nginx-workers rewrite the running front's config and reload it (SIGHUP; with workers, restart it with a master:
+one process holds at most RLIMIT_NOFILE descriptors, two per stream), to see the next limit. Printed per
 stream: the bytes it costs the API, nginx (all its processes) and the load generator (all Locust processes).
 """
 
@@ -72,9 +73,13 @@ def raise_nginx_limits(stack: object, workdir: Path, connections: int | None, wo
     text = conf.read_text()
     if connections:
         text = re.sub(r"worker_connections \d+;", f"worker_connections {connections};", text)
-    if workers:
+    if workers:  # more than one process needs a master (the shipped front runs without one): a restart, not a reload
         text = re.sub(r"worker_processes \w+;", f"worker_processes {workers};", text)
+        text = re.sub(r"master_process off;", "master_process on;", text)
     conf.write_text(text)
+    if workers:
+        stack.restart("nginx")  # type: ignore[attr-defined]
+        return
     stack.signal("nginx", signal.SIGHUP)  # type: ignore[attr-defined]
     time.sleep(1)  # nginx starts its new worker; the old one drains (nothing is connected yet)
 
@@ -116,7 +121,7 @@ def report(args: argparse.Namespace, got: dict, idle_rss: float, idle_nginx: flo
     print(f"  held to the end: {held['num_requests'] - held['num_failures']}, cut/failed: {held['num_failures']}")
     print(f"  largest gap between bytes: {gap / 1000:.1f} s; most reconnections of one stream: {reconnects}")
     print(f"  peak API sockets {peak['api_sockets']} (= streams + Redis pool + listener)")
-    streams = max(1, args.streams)
+    streams = max(1, held["num_requests"] - held["num_failures"])  # the streams really held, not those asked for
     api_kb = (peak["api_rss_mb"] - idle_rss) * 1024 / streams
     nginx_kb = (peak["nginx_rss_mb"] - idle_nginx) * 1024 / streams
     print(f"  API RSS idle {idle_rss:.0f} MB, peak {peak['api_rss_mb']:.0f} MB ({api_kb:.1f} KB a stream)")
