@@ -556,6 +556,18 @@ def test_the_check_command_exits_1_on_anomalies_and_prints_json_on_request(
     assert _cli(["check", str(tmp_path / "missing.jsonl")]) == 2
 
 
+def test_the_check_command_refuses_a_bound_that_is_no_duration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clean = tmp_path / "clean.jsonl"
+    _write(clean, sorted(clean_story().records, key=lambda r: r.wall))
+    for flag, value in (("--stall-recovery", "0"), ("--deadline", "-5"), ("--budget", "nan")):
+        assert _cli(["check", str(clean), flag, value]) == 2
+        err = capsys.readouterr().err
+        assert f"{flag} " in err and "is not a duration; give seconds > 0" in err, err
+    assert _cli(["check", str(clean), "--stall-recovery", "2.5", "--idle-timer", "3", "--budget", "2"]) == 0
+
+
 def test_a_fault_no_request_met_makes_the_run_inconclusive() -> None:
     """A fault window with nothing in flight judged nothing about that fault: never a pass."""
     s = clean_story()
