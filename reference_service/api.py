@@ -153,13 +153,17 @@ async def job_status(job_id: JobId, request: Request) -> JSONResponse:
 
 
 @router.get("/v1/download/stream/{job_id}", response_class=EventSourceResponse, **DOCS["stream"])
-async def job_stream(job_id: JobId, request: Request) -> EventSourceResponse:
+async def job_stream(job_id: JobId, request: Request) -> Response:
     """The job's states as server-sent events, for clients that would rather be told; resumable by event id."""
     r = rt(request)
     h = await _existing(r.store, job_id)
     raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
     if raw is not None and not raw.isdigit():
         raise invalid("Last-Event-ID", "integer", f"{raw[:40]!r} is not an event id (a non-negative integer)")
+    if raw and JobStatus(h["status"]).terminal and int(raw) >= int(h.get("seq", "0")):
+        # The client already has the terminal event (its id is the job's last seq): nothing will ever follow.
+        # 204 tells an EventSource to stop reconnecting; a stream held open would idle until the client gave up.
+        return Response(status_code=204, headers=NO_STORE)
     events = job_events(
         h["jobId"],
         int(raw) if raw else None,

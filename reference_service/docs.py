@@ -81,6 +81,7 @@ DOCS: dict[str, dict[str, Any]] = {
         "summary": "Server-sent events: snapshot, progress..., one terminal event; heartbeats; Last-Event-ID resume",
         "responses": {
             200: {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+            204: {"description": "resumed after the job's terminal event: nothing more will come (stop reconnecting)"},
             **_BAD,
             **_NOT_FOUND,
             **_UNAVAILABLE,

@@ -228,6 +228,9 @@ class SseFollower:
     ) -> tuple[Outcome, str | None, bool]:
         """Read one response; (outcome, error, stop following). Events already received with a terminal one
         are still recorded, so a duplicate terminal event in the same write is seen."""
+        if resp.status_code == 204:  # the server says nothing more will come (EventSource semantics): stop
+            resp.read()
+            return "info", "no_content", True
         if resp.status_code != 200:
             resp.read()
             outcome, error = classify_status(resp.status_code, (200,))

@@ -124,3 +124,19 @@ def test_a_finished_job_streams_snapshot_and_terminal_at_once(service):
     read = read_stream(f"{service.url}/v1/download/stream/{job}", timeout=5)
     assert [n for _, n in read.events] == ["snapshot", "completed"]
     assert read.events[0][0] < read.events[1][0]
+
+
+def test_a_resume_after_the_terminal_event_is_told_nothing_more_will_come(service):
+    """Found by the chaos machine (seed 997098052): a stream resumed with the terminal event's id was held open on
+    heartbeats until the client gave up (`sse_missing_terminal`). An EventSource reconnects when a finished stream
+    closes, with that id: the answer is 204 (stop reconnecting), at once."""
+    job = new_job(service, durationMs=200)
+    service.wait_status(job, {"completed"}, 15)
+    url = f"{service.url}/v1/download/stream/{job}"
+    terminal = read_stream(url, timeout=5).events[-1][0]
+    started = time.monotonic()
+    with httpx.stream("GET", url, headers={"Last-Event-ID": str(terminal)}, timeout=5) as answer:
+        assert answer.status_code == 204, f"answered {answer.status_code}: a stream held open after the terminal"
+        assert not answer.read() and time.monotonic() - started < 2
+    before = httpx.get(url, headers={"Last-Event-ID": str(terminal - 1)}, timeout=5)  # one short: it still comes
+    assert before.status_code == 200 and "event: completed" in before.text
