@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 import urllib.error
@@ -15,8 +16,33 @@ from harness.core.errors import HarnessError, StackStartError
 LOOPBACK = "127.0.0.1"  # every port the harness opens or probes on this machine is on loopback
 
 
+LOWEST_PORT = 10000
+_random = random.SystemRandom()
+
+
+def ephemeral_start(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> int:
+    """The first port the kernel hands out to outgoing connections (32768 when unknown)."""
+    try:
+        with open(path) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """Ask the OS for a free TCP port on loopback."""
+    """A free TCP port on loopback, for a server the harness starts a little later. Drawn at random below the
+    kernel's ephemeral range: a port freed by an ephemeral bind can be taken by any outgoing connection before the
+    server binds it (seen under parallel test workers: nginx's `bind() ... Address already in use`); below the
+    range only another explicit bind can take it. Falls back to an ephemeral port when none is free there."""
+    top = ephemeral_start()
+    for _ in range(64 if top > LOWEST_PORT + 1000 else 0):
+        port = _random.randrange(LOWEST_PORT, top)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])

@@ -31,3 +31,15 @@ def test_a_process_that_is_gone_or_unreadable_has_no_figures(tmp_path: Path) -> 
     (tmp_path / "7" / "fd").mkdir(parents=True)
     (tmp_path / "7" / "status").write_text("Name:\tzombie\nState:\tZ (zombie)\n")
     assert process_figures(7, proc=tmp_path) == {}, "a zombie has no VmRSS"
+
+
+def test_a_free_port_is_drawn_below_the_ephemeral_range_and_is_bindable() -> None:
+    import socket
+
+    from harness.core.net import LOWEST_PORT, ephemeral_start, free_port
+
+    for _ in range(20):
+        port = free_port()
+        assert LOWEST_PORT <= port < ephemeral_start(), port  # no outgoing connection can take it meanwhile
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", port))
