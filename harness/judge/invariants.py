@@ -9,7 +9,7 @@ request/job pairings) come from the helpers shared here, never from a verdict.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -108,8 +108,7 @@ def stalled(ix: Index, job_id: str, params: CheckParams) -> Finding | None:
     for stall in job.stalls:
         overlaps = [
             (target, min(stall.until, closed if closed is not None else stall.until) - max(stall.since, opened))
-            for target, opened, closed in ix.spans.values()
-            if opened <= stall.until and (closed is None or closed >= stall.since)
+            for target, opened, closed in _windows_met(ix, stall.since, stall.until)
         ]
         if any(not target.startswith("worker") for target, _ in overlaps):
             continue
@@ -275,10 +274,14 @@ def check_requests(ix: Index, params: CheckParams) -> list[Finding]:
 
 def _during_fault(ix: Index, start: float, end: float, targets: frozenset[str] | None = None) -> bool:
     """Whether a fault window (on one of `targets`, or any) overlapped [start, end]; an open window runs on."""
-    return any(
-        (targets is None or target in targets) and opened <= end and (closed is None or closed >= start)
-        for target, opened, closed in ix.spans.values()
-    )
+    return any(targets is None or target in targets for target, _, _ in _windows_met(ix, start, end))
+
+
+def _windows_met(ix: Index, start: float, end: float) -> Iterator[tuple[str, float, float | None]]:
+    """The fault windows (target, opened, closed) that overlapped [start, end]; an open window runs on."""
+    for target, opened, closed in ix.spans.values():
+        if opened <= end and (closed is None or closed >= start):
+            yield target, opened, closed
 
 
 def _hung(rec: Record, budget_s: float) -> str:
